@@ -76,6 +76,9 @@ $(BUILD)/mock_provider: $(wildcard tests/mock/*.c) $(wildcard tests/mock/*.h)
 $(BUILD)/unit_%: $(wildcard tests/unit/*/*.c) tests/unit/check.h $(LIB_OBJ)
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $(wildcard tests/unit/$*/*.c) $(LIB_OBJ) $(LDLIBS)
 
+$(BUILD)/bench_%: tests/bench/bench_%.c $(LIB_OBJ)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
 unit: all $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 

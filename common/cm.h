@@ -37,6 +37,15 @@ int cm_err_set(cm_err *err, int code, const char *fmt, ...) CM_PRINTF(3, 4);
 /* Short static name of a code ("ETOOBIG"). */
 const char *cm_strerror(int code);
 
+/* A list of messages, for validators that report every mistake at once. */
+typedef struct cm_errlist {
+    char **msgs;
+    size_t n;
+} cm_errlist;
+/* Append a formatted message (copied). */
+void cm_errlist_add(cm_errlist *l, const char *fmt, ...) CM_PRINTF(2, 3);
+void cm_errlist_fini(cm_errlist *l);
+
 /* ---- arena: request lifetime ---------------------------------------- */
 typedef struct cm_arena cm_arena;
 /* New arena allowing at most budget bytes of allocations (0 = unlimited). */

@@ -163,3 +163,23 @@ void cm_log(int level, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "%s\n", line);
 }
+
+void cm_errlist_add(cm_errlist *l, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    l->msgs = cm_xrealloc(l->msgs, (l->n + 1) * sizeof(*l->msgs));
+    l->msgs[l->n++] = cm_xstrdup(tmp);
+}
+
+void cm_errlist_fini(cm_errlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->msgs[i]);
+    free(l->msgs);
+    l->msgs = NULL;
+    l->n = 0;
+}
