@@ -1,0 +1,163 @@
+/* Audit log: exactly one JSON line per request, rejected ones included,
+ * written by its own thread so a slow disk never stalls a request. Lines carry
+ * decisions, sizes and timings: never prompt text, never keys. On shutdown the
+ * queue is drained before the file is closed, so no record is lost. */
+#include "gw_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct line {
+    struct line *next;
+    char *text;
+} line;
+
+static struct {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    line *head, *tail;
+    FILE *f;
+    bool stop;
+    bool running;
+} au = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void *audit_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&au.mu);
+    for (;;) {
+        while (au.head == NULL && !au.stop)
+            pthread_cond_wait(&au.cv, &au.mu);
+        line *l = au.head;
+        au.head = au.tail = NULL;
+        bool stop = au.stop;
+        pthread_mutex_unlock(&au.mu);
+        while (l != NULL) {
+            line *next = l->next;
+            fputs(l->text, au.f);
+            fputc('\n', au.f);
+            free(l->text);
+            free(l);
+            l = next;
+        }
+        fflush(au.f);
+        pthread_mutex_lock(&au.mu);
+        if (stop && au.head == NULL)
+            break;
+    }
+    pthread_mutex_unlock(&au.mu);
+    return NULL;
+}
+
+int gw_audit_open(const char *path)
+{
+    if (strcmp(path, "-") == 0) {
+        au.f = stdout;
+    } else if ((au.f = fopen(path, "a")) == NULL) {
+        cm_log(CM_LOG_ERROR, "audit: cannot open %s: %s", path, strerror(errno));
+        return CM_EIO;
+    }
+    if (pthread_create(&au.thread, NULL, audit_main, NULL) != 0)
+        return CM_EINTERNAL;
+    au.running = true;
+    return 0;
+}
+
+void gw_audit_write(char *text)
+{
+    line *l = cm_xmalloc(sizeof(*l));
+    l->text = text;
+    l->next = NULL;
+    pthread_mutex_lock(&au.mu);
+    if (!au.running) {
+        /* before start or after close (CLI use): write synchronously to stderr */
+        pthread_mutex_unlock(&au.mu);
+        fprintf(stderr, "%s\n", text);
+        free(text);
+        free(l);
+        return;
+    }
+    if (au.tail != NULL)
+        au.tail->next = l;
+    else
+        au.head = l;
+    au.tail = l;
+    pthread_cond_signal(&au.cv);
+    pthread_mutex_unlock(&au.mu);
+}
+
+static const char *endpoint_name(enum gw_endpoint ep)
+{
+    switch (ep) {
+    case GW_EP_CHAT: return "chat.completions";
+    case GW_EP_EMBEDDINGS: return "embeddings";
+    case GW_EP_MODELS: return "models";
+    case GW_EP_HEALTH: return "healthz";
+    case GW_EP_READY: return "readyz";
+    default: return "unknown";
+    }
+}
+
+void gw_audit_record(gw_req *r)
+{
+    uint64_t now = cm_now_us();
+    uint64_t total = now - r->t_start_us;
+    char ts[40];
+    struct timespec tv;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &tv);
+    gmtime_r(&tv.tv_sec, &tm);
+    size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + n, sizeof(ts) - n, ".%03ldZ", tv.tv_nsec / 1000000L);
+
+    pthread_mutex_lock(&r->mu);
+    gw_xfer *x = &r->x;
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s}", "ts", ts, "id", r->id, "method",
+                          r->method ? r->method : "", "path", r->path ? r->path : "",
+                          "endpoint", endpoint_name(r->ep));
+    if (r->model != NULL)
+        json_object_set_new(j, "model", json_string(r->model));
+    if (r->has_xfer && x->target != NULL) {
+        json_object_set_new(j, "provider", json_string(x->target->provider->name));
+        json_object_set_new(j, "target_model", json_string(x->target->model));
+        json_object_set_new(j, "stream", json_boolean(x->is_stream));
+        json_object_set_new(j, "upstream_status", json_integer(x->status));
+        uint64_t up_end = x->t_end_us ? x->t_end_us : now;
+        uint64_t upstream = up_end > r->t_up_start_us ? up_end - r->t_up_start_us : 0;
+        json_object_set_new(j, "upstream_ms", json_real((double)upstream / 1000.0));
+        uint64_t overhead = total > upstream ? total - upstream : 0;
+        json_object_set_new(j, "overhead_ms", json_real((double)overhead / 1000.0));
+    } else {
+        json_object_set_new(j, "overhead_ms", json_real((double)total / 1000.0));
+    }
+    json_object_set_new(j, "status", json_integer(r->status));
+    json_object_set_new(j, "latency_ms", json_real((double)total / 1000.0));
+    json_object_set_new(j, "bytes_in", json_integer((json_int_t)r->bytes_in));
+    json_object_set_new(j, "bytes_out", json_integer((json_int_t)r->bytes_out));
+    if (r->err_code != NULL)
+        json_object_set_new(j, "error", json_string(r->err_code));
+    pthread_mutex_unlock(&r->mu);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    json_decref(j);
+    if (s != NULL)
+        gw_audit_write(s);
+}
+
+void gw_audit_close(void)
+{
+    if (!au.running)
+        return;
+    pthread_mutex_lock(&au.mu);
+    au.stop = true;
+    pthread_cond_signal(&au.cv);
+    pthread_mutex_unlock(&au.mu);
+    pthread_join(au.thread, NULL);
+    au.running = false;
+    if (au.f != stdout)
+        fclose(au.f);
+    au.f = NULL;
+}

@@ -1,0 +1,189 @@
+/* gateway/gw_internal.h: what the files of gateway/ share. The gateway is the
+ * top of the dependency tree (it uses policy/, redaction/ and common/), so it
+ * has no public header of its own besides what gw_main.c needs. */
+#ifndef GW_INTERNAL_H
+#define GW_INTERNAL_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "common/cm.h"
+
+/* ---- configuration snapshot (gw_config.c) ---------------------------- */
+typedef struct gw_provider {
+    char *name;
+    char *type;     /* "openai" */
+    char *base_url; /* no trailing slash, e.g. https://api.openai.com/v1 */
+    char *auth_hdr; /* "Authorization: Bearer ..." or NULL; wiped on free */
+} gw_provider;
+
+typedef struct gw_target {
+    const gw_provider *provider;
+    char *model;
+} gw_target;
+
+typedef struct gw_model {
+    char *name;
+    gw_target *targets;
+    size_t ntargets;
+} gw_model;
+
+typedef struct gw_limits {
+    long long max_connections;
+    long long connection_timeout_s;
+    long long max_body_bytes;
+    long long max_response_bytes;
+    long long request_arena_bytes;
+    long long upstream_connect_timeout_ms;
+    long long upstream_timeout_ms;  /* whole non-streamed answer */
+    long long stream_idle_timeout_s; /* no byte from the provider for this long */
+    long long shutdown_grace_s;
+    long long max_upstream_connections;
+} gw_limits;
+
+typedef struct gw_config {
+    atomic_int refs;
+    char *path;
+    char *base_dir;
+    char *listen_host;
+    long long listen_port;
+    gw_limits limits;
+    char *audit_path;
+    gw_provider *providers;
+    size_t nproviders;
+    gw_model *models;
+    size_t nmodels;
+} gw_config;
+
+/* Load and validate path; every mistake goes to errs with its JSON path. */
+int gw_config_load(const char *path, gw_config **out, cm_errlist *errs) CM_MUST_CHECK;
+/* The current snapshot with a reference taken; release when done. */
+gw_config *gw_config_acquire(void);
+void gw_config_release(gw_config *c);
+/* Make c current (takes ownership of its reference); the old one is released. */
+void gw_config_install(gw_config *c);
+const gw_model *gw_config_model(const gw_config *c, const char *name);
+
+/* ---- requests (gw_server.c, gw_proxy.c) -------------------------------- */
+enum gw_endpoint {
+    GW_EP_UNKNOWN,
+    GW_EP_CHAT,
+    GW_EP_EMBEDDINGS,
+    GW_EP_MODELS,
+    GW_EP_HEALTH,
+    GW_EP_READY
+};
+
+enum gw_phase {
+    GW_PH_BODY,     /* reading the request body */
+    GW_PH_UPSTREAM, /* waiting for the provider's status line and headers */
+    GW_PH_STREAM,   /* relaying the answer */
+    GW_PH_DONE
+};
+
+typedef struct gw_req gw_req;
+
+typedef struct gw_xfer {
+    void *easy; /* CURL * (upstream thread only) */
+    struct curl_slist *hdrs;
+    char *url;
+    char *body; /* upstream request body (malloc) */
+    size_t body_len;
+    const gw_target *target;
+    bool is_stream;
+    /* below: shared with the HTTP thread, guarded by req->mu */
+    long status;
+    bool headers_seen;
+    bool is_sse;
+    bool finished;  /* transfer over (ok or not) */
+    bool paused;    /* write callback returned PAUSE */
+    bool unpause_queued;
+    int curl_rc;    /* CURLcode */
+    char retry_after[32];
+    cm_buf out;     /* bytes ready for the client */
+    cm_buf sse;     /* partial SSE event (upstream thread only) */
+    uint64_t t_first_byte_us;
+    uint64_t t_end_us;
+    gw_req *prev, *next; /* list of active transfers (upstream thread only) */
+} gw_xfer;
+
+struct gw_req {
+    atomic_int refs;
+    pthread_mutex_t mu;
+    struct MHD_Connection *conn;
+    gw_config *cfg;
+    cm_arena *arena;
+    char id[32];
+    uint64_t t_start_us;
+    uint64_t t_up_start_us;
+    enum gw_endpoint ep;
+    enum gw_phase phase;
+    bool suspended;   /* guarded by mu */
+    bool ready;       /* upstream has something for the handler, guarded by mu */
+    bool too_big;
+    bool client_gone;
+    bool has_xfer;
+    cm_buf body;
+    json_t *json;
+    gw_xfer x;
+    /* audit */
+    const char *method;
+    const char *path;
+    const char *model;
+    int status;
+    const char *err_code;
+    size_t bytes_in;
+    size_t bytes_out;
+};
+
+void gw_req_ref(gw_req *r);
+void gw_req_unref(gw_req *r);
+/* Resume the connection if it is suspended. Caller holds r->mu. */
+void gw_req_wake_locked(gw_req *r);
+
+/* ---- replies (gw_reply.c): the only place codes become statuses -------- */
+/* Queue an OpenAI-shaped error; message must not contain secrets or prompt text. */
+enum MHD_Result gw_reply_error(gw_req *r, unsigned status, const char *type, const char *code,
+                               const char *param, const char *message);
+enum MHD_Result gw_reply_json(gw_req *r, unsigned status, const char *body, size_t len,
+                              bool copy);
+/* Map a curl failure / upstream status to our answer. */
+enum MHD_Result gw_reply_upstream_failure(gw_req *r);
+void gw_reply_common_headers(gw_req *r, struct MHD_Response *resp);
+
+/* ---- proxying (gw_proxy.c) ---------------------------------------------- */
+/* Body complete: validate, route, start the upstream transfer (suspends). */
+enum MHD_Result gw_proxy_start(gw_req *r);
+/* Called when resumed with upstream news: queue the client response. */
+enum MHD_Result gw_proxy_respond(gw_req *r);
+enum MHD_Result gw_models_reply(gw_req *r);
+
+/* ---- upstream thread (gw_upstream.c) ------------------------------------ */
+int gw_upstream_start(long long max_conns) CM_MUST_CHECK;
+void gw_upstream_stop(void);
+/* Hand the prepared r->x to the upstream thread (takes a reference). */
+void gw_upstream_submit(gw_req *r);
+void gw_upstream_cancel(gw_req *r);
+void gw_upstream_unpause(gw_req *r);
+/* Abort every transfer (shutdown after the grace period). */
+void gw_upstream_cancel_all(void);
+int gw_upstream_active(void);
+
+/* ---- audit (gw_audit.c) --------------------------------------------------- */
+int gw_audit_open(const char *path) CM_MUST_CHECK;
+/* Queue one line (no newline); ownership of line passes to the writer. */
+void gw_audit_write(char *line);
+void gw_audit_record(gw_req *r);
+void gw_audit_close(void);
+
+/* ---- server (gw_server.c) -------------------------------------------------- */
+int gw_server_start(const gw_config *c, struct MHD_Daemon **out) CM_MUST_CHECK;
+unsigned gw_server_port(struct MHD_Daemon *d);
+void gw_server_drain(struct MHD_Daemon *d, unsigned grace_s);
+int gw_server_inflight(void);
+bool gw_server_draining(void);
+
+#endif

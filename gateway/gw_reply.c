@@ -1,0 +1,110 @@
+/* Replies: OpenAI's error envelope {"error":{"message","type","code","param"}}
+ * and the mapping of upstream failures to statuses. This is the only file that
+ * turns error conditions into HTTP statuses. */
+#include "gw_internal.h"
+
+#include <curl/curl.h>
+#include <string.h>
+
+void gw_reply_common_headers(gw_req *r, struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "X-Request-Id", r->id);
+}
+
+enum MHD_Result gw_reply_json(gw_req *r, unsigned status, const char *body, size_t len, bool copy)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, (void *)(uintptr_t)body, copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    gw_reply_common_headers(r, resp);
+    r->status = (int)status;
+    r->bytes_out += len;
+    r->phase = GW_PH_DONE;
+    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static char *error_body(const char *type, const char *code, const char *param, const char *message,
+                        size_t *len)
+{
+    json_t *e = json_pack("{s:{s:s, s:s, s:s?, s:s?}}", "error", "message", message, "type", type,
+                          "param", param, "code", code);
+    char *s = json_dumps(e, JSON_COMPACT);
+    json_decref(e);
+    if (s == NULL)
+        abort();
+    *len = strlen(s);
+    return s;
+}
+
+enum MHD_Result gw_reply_error(gw_req *r, unsigned status, const char *type, const char *code,
+                               const char *param, const char *message)
+{
+    size_t len;
+    char *body = error_body(type, code, param, message, &len);
+    if (r->err_code == NULL)
+        r->err_code = code;
+    /* error_body comes from jansson's malloc: MHD frees it with free() */
+    return gw_reply_json(r, status, body, len, false);
+}
+
+/* Keep an upstream error body when it already is an OpenAI envelope. */
+static bool is_openai_error(const char *body, size_t len)
+{
+    json_t *j = json_loadb(body, len, 0, NULL);
+    bool ok = j != NULL && json_is_object(json_object_get(j, "error")) &&
+              json_is_string(json_object_get(json_object_get(j, "error"), "message"));
+    json_decref(j);
+    return ok;
+}
+
+enum MHD_Result gw_reply_upstream_failure(gw_req *r)
+{
+    gw_xfer *x = &r->x;
+    char msg[256];
+    const char *prov = x->target ? x->target->provider->name : "upstream";
+    if (x->curl_rc == CURLE_OPERATION_TIMEDOUT) {
+        snprintf(msg, sizeof(msg),
+                 "The provider '%s' did not answer in time; retry later or raise "
+                 "limits.upstream_timeout_ms.",
+                 prov);
+        return gw_reply_error(r, 504, "upstream_error", "upstream_timeout", NULL, msg);
+    }
+    if (x->curl_rc != CURLE_OK || x->status == 0) {
+        snprintf(msg, sizeof(msg), "The provider '%s' could not be reached (%s).", prov,
+                 curl_easy_strerror((CURLcode)x->curl_rc));
+        return gw_reply_error(r, 502, "upstream_error", "upstream_unreachable", NULL, msg);
+    }
+    /* The provider answered with an error status: pass it through in the envelope. */
+    unsigned status = (unsigned)x->status;
+    if (status < 400 || status > 599)
+        status = 502;
+    struct MHD_Response *resp;
+    if (x->out.len > 0 && is_openai_error(x->out.data, x->out.len)) {
+        resp = MHD_create_response_from_buffer(x->out.len, x->out.data, MHD_RESPMEM_MUST_COPY);
+        r->bytes_out += x->out.len;
+        r->err_code = "upstream_error";
+    } else {
+        size_t len;
+        snprintf(msg, sizeof(msg), "The provider '%s' returned HTTP %ld.", prov, x->status);
+        char *body = error_body(status >= 500 ? "server_error" : "upstream_error",
+                                "upstream_error", NULL, msg, &len);
+        resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+        r->bytes_out += len;
+        r->err_code = "upstream_error";
+    }
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    if (x->retry_after[0] != '\0')
+        MHD_add_response_header(resp, "Retry-After", x->retry_after);
+    gw_reply_common_headers(r, resp);
+    r->status = (int)status;
+    r->phase = GW_PH_DONE;
+    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}

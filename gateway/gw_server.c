@@ -1,0 +1,283 @@
+/* HTTP front: libmicrohttpd with one internal epoll thread and
+ * suspend/resume. A request is born in the URI callback (so even requests MHD
+ * rejects early are audited), reads its body under the size limit, then is
+ * handed to gw_proxy.c. Streams are relayed by a content reader that suspends
+ * the connection when it has nothing to send (never returns 0 otherwise). */
+#include "gw_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+static atomic_int inflight;
+static atomic_bool draining;
+static atomic_uint_fast64_t req_counter;
+static uint32_t boot_id;
+
+int gw_server_inflight(void)
+{
+    return atomic_load(&inflight);
+}
+
+bool gw_server_draining(void)
+{
+    return atomic_load(&draining);
+}
+
+void gw_req_ref(gw_req *r)
+{
+    atomic_fetch_add(&r->refs, 1);
+}
+
+void gw_req_unref(gw_req *r)
+{
+    if (atomic_fetch_sub(&r->refs, 1) != 1)
+        return;
+    json_decref(r->json);
+    cm_buf_fini(&r->body);
+    cm_buf_fini(&r->x.out);
+    cm_buf_fini(&r->x.sse);
+    free(r->x.url);
+    if (r->x.body != NULL) {
+        cm_wipe(r->x.body, r->x.body_len);
+        free(r->x.body);
+    }
+    cm_arena_free(r->arena);
+    gw_config_release(r->cfg);
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+void gw_req_wake_locked(gw_req *r)
+{
+    if (r->suspended) {
+        r->suspended = false;
+        MHD_resume_connection(r->conn);
+    }
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    gw_req *r = cm_xcalloc(1, sizeof(*r));
+    atomic_init(&r->refs, 1);
+    pthread_mutex_init(&r->mu, NULL);
+    r->conn = conn;
+    r->t_start_us = cm_now_us();
+    r->cfg = gw_config_acquire();
+    r->arena = cm_arena_new((size_t)r->cfg->limits.request_arena_bytes);
+    snprintf(r->id, sizeof(r->id), "req_%08x%012llx", boot_id,
+             (unsigned long long)atomic_fetch_add(&req_counter, 1));
+    size_t n = strcspn(uri, "?");
+    r->path = cm_arena_strndup(r->arena, uri, n > 256 ? 256 : n);
+    r->method = "";
+    cm_buf_init(&r->body, (size_t)r->cfg->limits.max_body_bytes);
+    cm_buf_init(&r->x.out, (size_t)r->cfg->limits.max_response_bytes);
+    cm_buf_init(&r->x.sse, (size_t)r->cfg->limits.max_response_bytes);
+    atomic_fetch_add(&inflight, 1);
+    return r;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    gw_req *r = *con_cls;
+    if (r == NULL)
+        return;
+    *con_cls = NULL;
+    bool cancel = false;
+    pthread_mutex_lock(&r->mu);
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+        r->client_gone = true;
+        if (r->status == 0 || r->phase == GW_PH_STREAM) {
+            if (r->err_code == NULL)
+                r->err_code = toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "client_timeout"
+                                                                             : "client_closed";
+            if (r->status == 0)
+                r->status = 499;
+        }
+    }
+    cancel = r->has_xfer && !r->x.finished;
+    pthread_mutex_unlock(&r->mu);
+    if (cancel)
+        gw_upstream_cancel(r);
+    gw_audit_record(r);
+    atomic_fetch_sub(&inflight, 1);
+    gw_req_unref(r);
+}
+
+static enum gw_endpoint classify(const char *path, const char **want_method)
+{
+    static const struct {
+        const char *path;
+        enum gw_endpoint ep;
+        const char *method;
+    } routes[] = {
+        {"/v1/chat/completions", GW_EP_CHAT, "POST"},
+        {"/v1/embeddings", GW_EP_EMBEDDINGS, "POST"},
+        {"/v1/models", GW_EP_MODELS, "GET"},
+        {"/healthz", GW_EP_HEALTH, "GET"},
+        {"/readyz", GW_EP_READY, "GET"},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (strcmp(path, routes[i].path) == 0) {
+            *want_method = routes[i].method;
+            return routes[i].ep;
+        }
+    }
+    return GW_EP_UNKNOWN;
+}
+
+static enum MHD_Result first_call(gw_req *r, const char *method)
+{
+    const char *want = NULL;
+    r->method = cm_arena_strndup(r->arena, method, strnlen(method, 16));
+    r->ep = classify(r->path, &want);
+    if (r->ep == GW_EP_UNKNOWN)
+        return gw_reply_error(r, 404, "invalid_request_error", "unknown_url", NULL,
+                              "Unknown endpoint. Supported: POST /v1/chat/completions, POST "
+                              "/v1/embeddings, GET /v1/models, GET /healthz, GET /readyz.");
+    if (strcmp(method, want) != 0 && !(strcmp(want, "GET") == 0 && strcmp(method, "HEAD") == 0)) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "This endpoint accepts %s only.", want);
+        return gw_reply_error(r, 405, "invalid_request_error", "method_not_allowed", NULL, msg);
+    }
+    switch (r->ep) {
+    case GW_EP_HEALTH:
+        return gw_reply_json(r, 200, "{\"status\":\"ok\"}", 15, true);
+    case GW_EP_READY:
+        if (gw_server_draining())
+            return gw_reply_error(r, 503, "server_error", "draining", NULL,
+                                  "The gateway is shutting down.");
+        return gw_reply_json(r, 200, "{\"status\":\"ready\"}", 18, true);
+    case GW_EP_MODELS:
+        return gw_models_reply(r);
+    default:
+        break;
+    }
+    if (gw_server_draining())
+        return gw_reply_error(r, 503, "server_error", "draining", NULL,
+                              "The gateway is shutting down; retry on another instance.");
+    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+    if (cl != NULL) {
+        char *end;
+        unsigned long long v = strtoull(cl, &end, 10);
+        if (v > (unsigned long long)r->cfg->limits.max_body_bytes) {
+            char msg[160];
+            snprintf(msg, sizeof(msg),
+                     "The request body is larger than the limit of %lld bytes "
+                     "(limits.max_body_bytes).",
+                     r->cfg->limits.max_body_bytes);
+            return gw_reply_error(r, 413, "invalid_request_error", "request_too_large", NULL, msg);
+        }
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload,
+                                 size_t *upload_size, void **con_cls)
+{
+    (void)cls;
+    (void)url;
+    (void)version;
+    gw_req *r = *con_cls;
+    if (r == NULL)
+        return MHD_NO;
+    r->conn = conn;
+    if (r->phase == GW_PH_BODY) {
+        if (r->method[0] == '\0')
+            return first_call(r, method);
+        if (*upload_size > 0) {
+            r->bytes_in += *upload_size;
+            if (!r->too_big && cm_buf_append(&r->body, upload, *upload_size) != 0) {
+                r->too_big = true;
+                cm_buf_fini(&r->body);
+            }
+            *upload_size = 0;
+            return MHD_YES;
+        }
+        if (r->too_big) {
+            char msg[160];
+            snprintf(msg, sizeof(msg),
+                     "The request body is larger than the limit of %lld bytes "
+                     "(limits.max_body_bytes).",
+                     r->cfg->limits.max_body_bytes);
+            return gw_reply_error(r, 413, "invalid_request_error", "request_too_large", NULL, msg);
+        }
+        return gw_proxy_start(r);
+    }
+    if (r->phase == GW_PH_UPSTREAM)
+        return gw_proxy_respond(r);
+    return MHD_YES;
+}
+
+static void on_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[512];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    line[strcspn(line, "\n")] = '\0';
+    cm_log(CM_LOG_DEBUG, "mhd: %s", line);
+}
+
+int gw_server_start(const gw_config *c, struct MHD_Daemon **out)
+{
+    if (getrandom(&boot_id, sizeof(boot_id), 0) != sizeof(boot_id))
+        boot_id = (uint32_t)cm_wall_ms();
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)c->listen_port);
+    if (inet_pton(AF_INET, c->listen_host, &sa.sin_addr) != 1) {
+        cm_log(CM_LOG_ERROR, "listen.host: %s is not an IPv4 address", c->listen_host);
+        return CM_EINVAL;
+    }
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, (uint16_t)c->listen_port, NULL, NULL, on_access, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)c->limits.max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)c->limits.connection_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned int)4096, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
+        MHD_OPTION_END);
+    if (d == NULL) {
+        cm_log(CM_LOG_ERROR, "cannot listen on %s:%lld", c->listen_host, c->listen_port);
+        return CM_EIO;
+    }
+    *out = d;
+    return 0;
+}
+
+unsigned gw_server_port(struct MHD_Daemon *d)
+{
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    return i ? i->port : 0;
+}
+
+void gw_server_drain(struct MHD_Daemon *d, unsigned grace_s)
+{
+    atomic_store(&draining, true);
+    MHD_socket ls = MHD_quiesce_daemon(d);
+    if (ls != MHD_INVALID_SOCKET)
+        close(ls);
+    uint64_t deadline = cm_now_us() + (uint64_t)grace_s * 1000000u;
+    while (gw_server_inflight() > 0 && cm_now_us() < deadline)
+        usleep(20000);
+    if (gw_server_inflight() > 0) {
+        cm_log(CM_LOG_WARN, "shutdown: %d requests still running after %us; cancelling them",
+               gw_server_inflight(), grace_s);
+        gw_upstream_cancel_all();
+        deadline = cm_now_us() + 2000000u;
+        while (gw_server_inflight() > 0 && cm_now_us() < deadline)
+            usleep(20000);
+    }
+    MHD_stop_daemon(d);
+}

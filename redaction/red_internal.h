@@ -1,0 +1,146 @@
+/* redaction/red_internal.h: what the red_*.c files share and the unit tests
+ * may look at. Not for other modules: they use red.h only. */
+#ifndef RED_INTERNAL_H
+#define RED_INTERNAL_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <hs/hs.h>
+#include <pcre2.h>
+
+#include "redaction/red.h"
+
+#define RED_MAX_RULES     1024
+#define RED_MAX_TYPES     128
+#define RED_MAX_GROUPS    4
+#define RED_MAX_WINDOW    16384 /* a rule's longest match, bytes */
+#define RED_MAX_TYPE_NAME 32
+#define RED_MAX_CTX_WORDS 96
+
+enum { RED_F_CASELESS = 1u, RED_F_DOTALL = 2u, RED_F_MULTILINE = 4u };
+
+/* A validator's verdict. WEAK: keep only when a context word is near. */
+typedef enum red_verdict { RED_V_NO = 0, RED_V_YES, RED_V_WEAK } red_verdict;
+
+struct red_rule;
+
+/* What a validator sees: the whole text and the candidate span, which it may
+ * shrink (IBAN trimmed to its country length, a phone without a trailing digit group). */
+typedef struct red_vctx {
+    const char *text;
+    size_t len;
+    size_t start, end;
+    size_t mstart, mend; /* the whole regex match (key and value for assignments) */
+    const struct red_rule *rule;
+} red_vctx;
+
+typedef red_verdict (*red_validate_fn)(red_vctx *v);
+
+typedef struct red_validator {
+    const char *name;
+    red_validate_fn fn;
+} red_validator;
+
+/* Example from the rule file: text with [[...]] markers stripped. */
+typedef struct red_example {
+    char *text;
+    size_t span_start, span_end; /* expected span when marked, else SIZE_MAX */
+    unsigned line;
+    bool is_positive;
+} red_example;
+
+typedef struct red_words {
+    char **w; /* lowercased (ASCII) */
+    size_t *wlen;
+    size_t n;
+    unsigned before, after; /* window in bytes around the span */
+} red_words;
+
+typedef struct red_rule {
+    char *id;
+    const char *file; /* borrowed from the engine's file list */
+    unsigned line;
+    unsigned type;
+    int priority;
+    char *pattern;    /* PCRE2: exact semantics, finds the start and the value group */
+    char *hs_pattern; /* Hyperscan trigger; NULL: pattern */
+    unsigned flags;
+    int groups[RED_MAX_GROUPS]; /* the first group that took part is the value */
+    int ngroups;
+    const red_validator *validator;
+    double min_entropy;
+    red_words context;
+    red_words deny;
+    bool is_context_required;
+    size_t max_len; /* bound on a match's length; from Hyperscan or the file */
+    red_example *ex;
+    size_t nex;
+    /* compiled */
+    pcre2_code *re;
+    bool is_prefilter;
+} red_rule;
+
+struct red_engine {
+    red_rule *rules;
+    size_t nrules;
+    red_type types[RED_MAX_TYPES];
+    char *type_names[RED_MAX_TYPES];
+    size_t ntypes;
+    char **files;
+    size_t nfiles;
+    hs_database_t *db;
+    hs_scratch_t *proto;
+    uint32_t max_groups;
+};
+
+typedef struct red_hit {
+    uint32_t rule;
+    uint32_t end;
+} red_hit;
+
+typedef struct red_cand {
+    size_t start, end;
+    int priority;
+    uint32_t rule;
+} red_cand;
+
+struct red_worker {
+    const red_engine *eng;
+    hs_scratch_t *scratch;
+    pcre2_match_data *md;
+    pcre2_match_context *mctx;
+    red_hit *hits;
+    size_t nhits, caphits;
+    size_t *bucket; /* per rule: first hit index after the counting sort */
+    red_hit *sorted;
+    size_t capsorted;
+    red_cand *cands;
+    size_t ncands, capcands;
+    red_finding *found;
+    size_t nfound, capfound;
+    int hs_error; /* set by the callback when it must stop the scan */
+};
+
+/* red_rules.c: parse one rule file into rules appended to eng. */
+int red_rules_parse_file(red_engine *eng, const char *path, cm_errlist *errs);
+int red_type_intern(red_engine *eng, const char *name, size_t len);
+const red_validator *red_validator_find(const char *name);
+/* red_engine.c */
+int red_engine_compile(red_engine *eng, cm_errlist *errs);
+/* red_scan.c: candidates of one rule only (before merging), for examples. */
+int red_scan_rule(red_worker *w, uint32_t rule, const char *text, size_t len,
+                  const red_cand **out, size_t *n);
+bool red_words_near(const red_words *ws, const char *text, size_t len, size_t start,
+                    size_t end);
+/* red_valid*.c */
+bool red_luhn_ok(const char *digits, size_t n);
+bool red_iban_ok(const char *s, size_t n, size_t *used);
+double red_entropy(const char *s, size_t n);
+bool red_github_crc_ok(const char *tok, size_t n);
+bool red_is_placeholder(const char *s, size_t n);
+/* red_apply.c: keyed hash label used by the hash action (8 hex + NUL). */
+int red_hash_label(const void *key, size_t keylen, const char *type, const char *v, size_t n,
+                   char out[9]);
+
+extern const red_validator red_validators[];
+
+#endif
