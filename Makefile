@@ -44,6 +44,7 @@ LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_MODS  = $(notdir $(wildcard tests/unit/*))
 UNIT_MODS := $(filter-out check.h,$(UNIT_MODS))
 UNIT_BINS  = $(UNIT_MODS:%=$(BUILD)/unit_%)
+BENCH_BINS = $(patsubst tests/bench/bench_%.c,$(BUILD)/bench_%,$(wildcard tests/bench/bench_*.c))
 
 .PHONY: all deps run test unit integration asan bench soak certs clean lint format
 all: deps-check $(BUILD)/gateway $(BUILD)/mock_provider
@@ -96,7 +97,7 @@ asan: deps
 run: deps all
 	@./scripts/run.sh $(BUILD)
 
-bench: deps all
+bench: deps all $(BENCH_BINS)
 	@./tests/bench/bench.sh $(BUILD)
 
 certs: deps

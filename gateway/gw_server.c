@@ -241,13 +241,12 @@ int gw_server_start(const gw_config *c, struct MHD_Daemon **out)
     }
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)c->listen_port, NULL, NULL, on_access, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+        flags, (uint16_t)c->listen_port, NULL, NULL, on_access, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL, MHD_OPTION_SOCK_ADDR, &sa,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)c->limits.max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)c->limits.connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned int)4096, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     if (d == NULL) {
         cm_log(CM_LOG_ERROR, "cannot listen on %s:%lld", c->listen_host, c->listen_port);
         return CM_EIO;
