@@ -190,11 +190,15 @@ class Gateway:
         if self.p.poll() is None:
             self.p.send_signal(signal.SIGTERM)
             try:
-                self.p.wait(15)
+                self.p.wait(30)
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait()
         self.log.close()
+        log = open(self.log_path).read()
+        check(self.p.returncode == 0, "gateway exited 0 (rc %s)" % self.p.returncode)
+        check("Sanitizer" not in log and "runtime error" not in log,
+              "no sanitizer report in the gateway log:\n" + log[-3000:])
 
 
 def sse_events(text):
