@@ -8,9 +8,9 @@
 BUILD   ?= build
 CC      ?= cc
 WERROR  ?= 1
-PKGS     = libmicrohttpd libcurl libhs libjwt jansson libpcre2-8 libcrypto
+PKGS     = libmicrohttpd libcurl libhs libjwt jansson libpcre2-8 libcrypto gnutls
 DEB_PKGS = build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libpcre2-dev \
-           libhyperscan-dev libjansson-dev libssl-dev libjwt-dev libsqlite3-dev libhiredis-dev \
+           libhyperscan-dev libjansson-dev libssl-dev libjwt-dev libsqlite3-dev libhiredis-dev libgnutls28-dev \
            redis-server curl wrk python3 openssl
 
 WARN    = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wundef \

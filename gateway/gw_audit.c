@@ -119,6 +119,25 @@ void gw_audit_record(gw_req *r)
     json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s}", "ts", ts, "id", r->id, "method",
                           r->method ? r->method : "", "path", r->path ? r->path : "",
                           "endpoint", endpoint_name(r->ep));
+    if (r->ident != NULL) {
+        const pol_identity *id = r->ident;
+        json_t *roles = json_array();
+        for (size_t i = 0; i < id->nroles; i++)
+            json_array_append_new(roles, json_string(id->roles[i]));
+        json_object_set_new(j, "subject", json_string(id->subject ? id->subject : ""));
+        json_object_set_new(j, "roles", roles);
+        json_object_set_new(j, "auth", json_string(id->method ? id->method : ""));
+        if (id->team != NULL)
+            json_object_set_new(j, "team", json_string(id->team));
+        if (id->key_id != NULL)
+            json_object_set_new(j, "key_id", json_string(id->key_id));
+        if (id->token_ref != NULL)
+            json_object_set_new(j, "token_ref", json_string(id->token_ref));
+    }
+    if (r->auth_why != NULL)
+        json_object_set_new(j, "auth_error", json_string(r->auth_why));
+    if (r->deny_why != NULL)
+        json_object_set_new(j, "policy_denied", json_string(r->deny_why));
     if (r->model != NULL)
         json_object_set_new(j, "model", json_string(r->model));
     if (r->has_xfer && x->target != NULL) {

@@ -223,6 +223,49 @@ static void load_providers(gw_config *c, json_t *root, cm_errlist *errs)
     }
 }
 
+static char *read_pem(const gw_config *c, json_t *tj, const char *key, bool required,
+                      cm_errlist *errs)
+{
+    const char *f = get_str(tj, "listen.tls", key, required, errs);
+    if (f == NULL)
+        return NULL;
+    char *fp = resolve_path(c->base_dir, f);
+    char *data = NULL;
+    cm_err e;
+    if (cm_file_read(fp, 1 << 20, &data, NULL, &e) != 0)
+        cm_errlist_add(errs, "listen.tls.%s: %s", key, e.msg);
+    else if (strstr(data, "-----BEGIN ") == NULL)
+        cm_errlist_add(errs, "listen.tls.%s: %s is not PEM", key, fp);
+    free(fp);
+    return data;
+}
+
+static void load_tls(gw_config *c, json_t *tj, cm_errlist *errs)
+{
+    static const char *const keys[] = {"cert_file", "key_file", "client_ca_file", "client_cert",
+                                       NULL};
+    if (!json_is_object(tj)) {
+        cm_errlist_add(errs, "listen.tls: expected an object");
+        return;
+    }
+    check_unknown(tj, "listen.tls", keys, errs);
+    c->tls_cert = read_pem(c, tj, "cert_file", true, errs);
+    c->tls_key = read_pem(c, tj, "key_file", true, errs);
+    c->tls_client_ca = read_pem(c, tj, "client_ca_file", false, errs);
+    const char *mode = get_str(tj, "listen.tls", "client_cert", false, errs);
+    if (mode == NULL || strcmp(mode, "off") == 0) {
+        c->tls_client_mode = c->tls_client_ca ? GW_CLIENT_CERT_OPTIONAL : GW_CLIENT_CERT_OFF;
+    } else if (strcmp(mode, "optional") == 0 || strcmp(mode, "require") == 0) {
+        c->tls_client_mode =
+            strcmp(mode, "require") == 0 ? GW_CLIENT_CERT_REQUIRE : GW_CLIENT_CERT_OPTIONAL;
+        if (c->tls_client_ca == NULL)
+            cm_errlist_add(errs, "listen.tls.client_cert: \"%s\" needs client_ca_file", mode);
+    } else {
+        cm_errlist_add(errs, "listen.tls.client_cert: expected \"off\", \"optional\" or "
+                             "\"require\"");
+    }
+}
+
 static const gw_provider *find_provider(const gw_config *c, const char *name)
 {
     for (size_t i = 0; i < c->nproviders; i++)
@@ -317,7 +360,14 @@ static void config_free(gw_config *c)
         free(c->models[i].name);
     }
     free(c->models);
+    pol_set_free(c->pol);
     free(c->listen_host);
+    free(c->tls_cert);
+    if (c->tls_key != NULL) {
+        cm_wipe(c->tls_key, strlen(c->tls_key));
+        free(c->tls_key);
+    }
+    free(c->tls_client_ca);
     free(c->audit_path);
     free(c->base_dir);
     free(c->path);
@@ -347,7 +397,7 @@ int gw_config_load(const char *path, gw_config **out, cm_errlist *errs)
 
     check_unknown(root, "$", top_keys, errs);
 
-    static const char *const listen_keys[] = {"host", "port", NULL};
+    static const char *const listen_keys[] = {"host", "port", "tls", NULL};
     json_t *lj = json_object_get(root, "listen");
     const char *host = "127.0.0.1";
     c->listen_port = 8080;
@@ -370,6 +420,8 @@ int gw_config_load(const char *path, gw_config **out, cm_errlist *errs)
         }
     }
     c->listen_host = cm_xstrdup(host);
+    if (json_is_object(lj) && json_object_get(lj, "tls") != NULL)
+        load_tls(c, json_object_get(lj, "tls"), errs);
 
     json_t *lim = json_object_get(root, "limits");
     if (lim != NULL && !json_is_object(lim)) {
@@ -395,6 +447,14 @@ int gw_config_load(const char *path, gw_config **out, cm_errlist *errs)
 
     load_providers(c, root, errs);
     load_models(c, root, errs);
+    json_t *auth = json_object_get(root, "auth");
+    json_t *roles = json_object_get(root, "roles");
+    if (auth != NULL || roles != NULL) {
+        if (auth == NULL)
+            cm_errlist_add(errs, "auth: required when \"roles\" is given (who is the caller?)");
+        else if (pol_set_load(auth, roles, c->base_dir, &c->pol, errs) != 0 && errs->n == before)
+            cm_errlist_add(errs, "auth: could not be loaded");
+    }
 
     json_decref(root);
     if (errs->n > before) {

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "common/cm.h"
+#include "policy/pol.h"
 
 /* ---- configuration snapshot (gw_config.c) ---------------------------- */
 typedef struct gw_provider {
@@ -50,13 +51,20 @@ typedef struct gw_config {
     char *base_dir;
     char *listen_host;
     long long listen_port;
+    char *tls_cert; /* PEM text; NULL = plain HTTP */
+    char *tls_key;  /* PEM text, wiped on free */
+    char *tls_client_ca;  /* PEM text; NULL = no client certificates */
+    int tls_client_mode;  /* GW_CLIENT_CERT_* */
     gw_limits limits;
     char *audit_path;
     gw_provider *providers;
     size_t nproviders;
     gw_model *models;
     size_t nmodels;
+    pol_set *pol; /* NULL: no "auth"/"roles" sections, the gateway is open */
 } gw_config;
+
+enum { GW_CLIENT_CERT_OFF, GW_CLIENT_CERT_OPTIONAL, GW_CLIENT_CERT_REQUIRE };
 
 /* Load and validate path; every mistake goes to errs with its JSON path. */
 int gw_config_load(const char *path, gw_config **out, cm_errlist *errs) CM_MUST_CHECK;
@@ -129,6 +137,9 @@ struct gw_req {
     cm_buf body;
     json_t *json;
     gw_xfer x;
+    pol_identity *ident; /* NULL until authenticated (or when the gateway is open) */
+    const char *auth_why; /* internal reason of an auth failure: audit only */
+    const char *deny_why; /* internal reason of a policy denial */
     /* audit */
     const char *method;
     const char *path;
@@ -150,6 +161,10 @@ enum MHD_Result gw_reply_error(gw_req *r, unsigned status, const char *type, con
                                const char *param, const char *message);
 enum MHD_Result gw_reply_json(gw_req *r, unsigned status, const char *body, size_t len,
                               bool copy);
+/* 401 with WWW-Authenticate; the same text whatever check failed. */
+enum MHD_Result gw_reply_unauthorized(gw_req *r);
+/* 403 for an authenticated caller; why is a pol_check reason. */
+enum MHD_Result gw_reply_forbidden(gw_req *r, const char *why);
 /* Map a curl failure / upstream status to our answer. */
 enum MHD_Result gw_reply_upstream_failure(gw_req *r);
 void gw_reply_common_headers(gw_req *r, struct MHD_Response *resp);
@@ -178,6 +193,12 @@ int gw_audit_open(const char *path) CM_MUST_CHECK;
 void gw_audit_write(char *line);
 void gw_audit_record(gw_req *r);
 void gw_audit_close(void);
+
+/* ---- TLS (gw_tls.c) ----------------------------------------------------------- */
+/* Subject DN (RFC 4514) of the client's certificate when the TLS layer verified it
+ * against listen.tls.client_ca_file: 0; CM_ENOTFOUND: no certificate; CM_EAUTH: one
+ * that does not verify. */
+int gw_tls_peer_dn(struct MHD_Connection *conn, char *dn, size_t n);
 
 /* ---- server (gw_server.c) -------------------------------------------------- */
 int gw_server_start(const gw_config *c, struct MHD_Daemon **out) CM_MUST_CHECK;

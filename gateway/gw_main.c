@@ -13,7 +13,10 @@
 static void usage(void)
 {
     fputs("usage: gateway --config FILE [--port N] [--log-level debug|info|warn|error]\n"
-          "       gateway check-config --config FILE\n",
+          "       gateway check-config --config FILE\n"
+          "       gateway redact --config FILE [--jsonl]    (stdin -> stdout)\n"
+          "       gateway token --sub NAME --role ROLE [--ttl 1h] ...  (development JWT)\n"
+          "       gateway keys new --name NAME --role ROLE\n",
           stderr);
 }
 
@@ -138,6 +141,10 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "check-config") == 0)
         return cmd_check_config(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "token") == 0)
+        return pol_cli_token(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "keys") == 0)
+        return pol_cli_keys(argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
         usage();
         return 0;

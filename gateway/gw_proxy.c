@@ -84,6 +84,35 @@ static enum MHD_Result validate_embeddings(gw_req *r, json_t *root, bool *ok)
     return MHD_YES;
 }
 
+/* The caller's max_tokens cap: a larger request is refused, a missing one gets the cap. */
+static enum MHD_Result apply_token_cap(gw_req *r, json_t *root, bool *ok)
+{
+    unsigned cap = pol_max_tokens(r->cfg->pol, r->ident);
+    *ok = true;
+    if (cap == 0)
+        return MHD_YES;
+    static const char *const keys[] = {"max_tokens", "max_completion_tokens"};
+    bool present = false;
+    for (size_t i = 0; i < 2; i++) {
+        json_t *v = json_object_get(root, keys[i]);
+        if (!json_is_integer(v))
+            continue;
+        present = true;
+        if (json_integer_value(v) > (json_int_t)cap) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "'%s' is above your role's limit of %u tokens.", keys[i],
+                     cap);
+            *ok = false;
+            r->deny_why = "max_tokens_over_cap";
+            return gw_reply_error(r, 400, "invalid_request_error", "max_tokens_over_cap", keys[i],
+                                  cm_arena_sprintf(r->arena, "%s", msg));
+        }
+    }
+    if (!present)
+        json_object_set_new(root, "max_tokens", json_integer(cap));
+    return MHD_YES;
+}
+
 static enum MHD_Result suspend_for_upstream(gw_req *r)
 {
     r->phase = GW_PH_UPSTREAM;
@@ -132,6 +161,14 @@ enum MHD_Result gw_proxy_start(gw_req *r)
     if (!ok)
         return ret;
 
+    bool is_stream = r->ep == GW_EP_CHAT && json_is_true(sj);
+    if (r->cfg->pol != NULL) {
+        const char *ep = r->ep == GW_EP_CHAT ? "chat" : "embeddings";
+        if (pol_check(r->cfg->pol, r->ident, ep, r->model, is_stream, &r->deny_why) != 0)
+            return gw_reply_forbidden(r, r->deny_why);
+        if (r->ep == GW_EP_CHAT && (ret = apply_token_cap(r, root, &ok), !ok))
+            return ret;
+    }
     const gw_model *m = gw_config_model(r->cfg, r->model);
     if (m == NULL) {
         char msg[400];
@@ -145,7 +182,7 @@ enum MHD_Result gw_proxy_start(gw_req *r)
     const gw_target *t = &m->targets[0];
     gw_xfer *x = &r->x;
     x->target = t;
-    x->is_stream = r->ep == GW_EP_CHAT && json_is_true(sj);
+    x->is_stream = is_stream;
     json_object_set_new(root, "model", json_string(t->model));
     x->body = json_dumps(root, GW_DUMP_FLAGS);
     if (x->body == NULL)
@@ -277,9 +314,14 @@ enum MHD_Result gw_proxy_respond(gw_req *r)
 
 enum MHD_Result gw_models_reply(gw_req *r)
 {
+    if (r->cfg->pol != NULL &&
+        pol_check(r->cfg->pol, r->ident, "models", NULL, false, &r->deny_why) != 0)
+        return gw_reply_forbidden(r, r->deny_why);
     json_t *data = json_array();
     for (size_t i = 0; i < r->cfg->nmodels; i++) {
         const gw_model *m = &r->cfg->models[i];
+        if (r->cfg->pol != NULL && !pol_model_visible(r->cfg->pol, r->ident, m->name))
+            continue;
         json_array_append_new(data, json_pack("{s:s,s:s,s:i,s:s}", "id", m->name, "object",
                                               "model", "created", 0, "owned_by",
                                               m->targets[0].provider->name));

@@ -108,3 +108,46 @@ enum MHD_Result gw_reply_upstream_failure(gw_req *r)
     MHD_destroy_response(resp);
     return ret;
 }
+
+enum MHD_Result gw_reply_unauthorized(gw_req *r)
+{
+    /* One answer for every failure: a forger learns nothing about which check failed. */
+    size_t len;
+    char *body = error_body("invalid_request_error", "invalid_api_key", NULL,
+                            "Missing or invalid credentials. Send 'Authorization: Bearer <token>' "
+                            "with a valid JWT from your identity provider or a gateway API key.",
+                            &len);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"gateway\"");
+    gw_reply_common_headers(r, resp);
+    r->status = 401;
+    r->bytes_out += len;
+    r->phase = GW_PH_DONE;
+    if (r->err_code == NULL)
+        r->err_code = "unauthorized";
+    enum MHD_Result ret = MHD_queue_response(r->conn, 401, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+enum MHD_Result gw_reply_forbidden(gw_req *r, const char *why)
+{
+    char msg[400];
+    if (strcmp(why, "model_not_allowed") == 0)
+        snprintf(msg, sizeof(msg),
+                 "Your role does not allow the model '%.64s'. GET /v1/models lists the models "
+                 "you may use.",
+                 r->model ? r->model : "");
+    else if (strcmp(why, "stream_not_allowed") == 0)
+        snprintf(msg, sizeof(msg), "Your role does not allow streaming; send \"stream\": false.");
+    else if (strcmp(why, "endpoint_not_allowed") == 0)
+        snprintf(msg, sizeof(msg), "Your role does not allow this endpoint.");
+    else
+        snprintf(msg, sizeof(msg), "Your role does not allow this request.");
+    return gw_reply_error(r, 403, "permission_error", why,
+                          strcmp(why, "model_not_allowed") == 0 ? "model" : NULL,
+                          cm_arena_sprintf(r->arena, "%s", msg));
+}

@@ -135,6 +135,38 @@ static enum gw_endpoint classify(const char *path, const char **want_method)
     return GW_EP_UNKNOWN;
 }
 
+/* Who is calling: an Authorization header (JWT or gateway key) when present,
+ * else a verified client certificate. Returns 0 or CM_EAUTH. */
+static int authenticate(gw_req *r)
+{
+    const gw_config *c = r->cfg;
+    char dn[512];
+    int cert = CM_ENOTFOUND;
+    if (c->tls_client_mode != GW_CLIENT_CERT_OFF) {
+        cert = gw_tls_peer_dn(r->conn, dn, sizeof(dn));
+        if (cert == CM_EAUTH || (cert != 0 && c->tls_client_mode == GW_CLIENT_CERT_REQUIRE)) {
+            r->auth_why = cert == CM_EAUTH ? "client_cert_invalid" : "client_cert_missing";
+            return CM_EAUTH;
+        }
+    }
+    if (c->pol == NULL)
+        return 0;
+    const char *authz =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (authz == NULL && cert == 0) {
+        if (pol_identity_from_cert(c->pol, dn, r->arena, &r->ident) == 0)
+            return 0;
+        r->ident = NULL;
+        r->auth_why = "client_cert_unmapped";
+        return CM_EAUTH;
+    }
+    if (pol_authenticate(c->pol, authz, r->arena, &r->ident, &r->auth_why) != 0) {
+        r->ident = NULL;
+        return CM_EAUTH;
+    }
+    return 0;
+}
+
 static enum MHD_Result first_call(gw_req *r, const char *method)
 {
     const char *want = NULL;
@@ -149,6 +181,8 @@ static enum MHD_Result first_call(gw_req *r, const char *method)
         snprintf(msg, sizeof(msg), "This endpoint accepts %s only.", want);
         return gw_reply_error(r, 405, "invalid_request_error", "method_not_allowed", NULL, msg);
     }
+    if (r->ep != GW_EP_HEALTH && r->ep != GW_EP_READY && authenticate(r) != 0)
+        return gw_reply_unauthorized(r);
     switch (r->ep) {
     case GW_EP_HEALTH:
         return gw_reply_json(r, 200, "{\"status\":\"ok\"}", 15, true);
@@ -240,13 +274,26 @@ int gw_server_start(const gw_config *c, struct MHD_Daemon **out)
         return CM_EINVAL;
     }
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    struct MHD_OptionItem tls[5];
+    size_t nt = 0;
+    if (c->tls_cert != NULL) {
+        flags |= MHD_USE_TLS;
+        tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, c->tls_cert};
+        tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, c->tls_key};
+        tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                            (void *)(uintptr_t) "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1"};
+        if (c->tls_client_ca != NULL)
+            tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, c->tls_client_ca};
+    }
+    tls[nt] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)c->listen_port, NULL, NULL, on_access, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)c->limits.max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)c->limits.connection_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned int)4096, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+        flags, (uint16_t)c->listen_port, NULL, NULL, on_access, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+        on_log, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)c->limits.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)c->limits.connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(32 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (d == NULL) {
         cm_log(CM_LOG_ERROR, "cannot listen on %s:%lld", c->listen_host, c->listen_port);
         return CM_EIO;
