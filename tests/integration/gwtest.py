@@ -97,13 +97,15 @@ def free_port():
 
 
 class Gateway:
-    def __init__(self, config, env=None, name="gw"):
+    def __init__(self, config, env=None, tls=False):
         self.dir = tempfile.mkdtemp(prefix="gwtest-")
         self.config_path = os.path.join(self.dir, "gateway.json")
         self.audit_path = os.path.join(self.dir, "audit.log")
         config.setdefault("audit", {"path": self.audit_path})
         self.port = free_port()
-        config.setdefault("listen", {"host": "127.0.0.1", "port": self.port})
+        config.setdefault("listen", {})
+        config["listen"].update({"host": "127.0.0.1", "port": self.port})
+        self.tls = tls
         self.config = config
         self.write_config(config)
         self.log_path = os.path.join(self.dir, "gateway.log")
