@@ -23,12 +23,17 @@ else
   echo "run: OPENAI_API_KEY is set: the example models go to ${OPENAI_BASE_URL:-https://api.openai.com/v1}"
 fi
 
+# development key material and a token for the README's curl examples
+certs/make-certs.sh >/dev/null
+"$BUILD/gateway" token --sub dev-user --role analyst --ttl 12h --key certs/dev/jwt-rsa.key \
+  > "$BUILD/dev-token"
+echo "run: development token (role analyst, 12h) in $BUILD/dev-token:"
+cat "$BUILD/dev-token"
 cat <<'TXT'
 run: try it (in another terminal):
-  curl -s http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \
+  curl -s http://127.0.0.1:8080/v1/chat/completions -H "Authorization: Bearer $(cat build/dev-token)" \
+    -H 'Content-Type: application/json' \
     -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello!"}]}'
-  curl -sN http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \
-    -d '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Hello!"}]}'
 TXT
 "$BUILD/gateway" --config "$CONFIG" &
 pids+=("$!")
