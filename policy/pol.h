@@ -37,12 +37,14 @@ int pol_set_load(json_t *auth, json_t *roles, const char *base_dir, pol_set **ou
 /* Stops the JWKS thread, wipes secrets, frees everything. NULL is fine. */
 void pol_set_free(pol_set *p);
 
-/* Authenticate the raw Authorization header value (may be NULL). Returns 0 and
- * *out (arena-allocated), or CM_EAUTH with *why a static reason for the audit
- * line ("expired", "bad_signature", "unknown_kid", ...) that must never reach
- * the client. Thread-safe. */
-int pol_authenticate(const pol_set *p, const char *authorization, cm_arena *a,
-                     pol_identity **out, const char **why) CM_MUST_CHECK;
+/* Authenticate the raw Authorization header value (may be NULL): a JWT or a
+ * gateway key ("gw_..."), both as "Bearer <credential>". Returns 0 and *out
+ * (arena-allocated, *why NULL), or CM_EAUTH with *why a static reason for the
+ * audit line ("expired", "bad_signature", "unknown_kid", ...; list in
+ * policy/README.md) that must never reach the client, or CM_ETOOBIG when the
+ * arena budget is exhausted. Thread-safe. */
+int pol_authenticate(const pol_set *p, const char *authorization, cm_arena *a, pol_identity **out,
+                     const char **why) CM_MUST_CHECK;
 
 /* Identity for a client certificate whose chain the TLS layer has already
  * verified. subject_dn is RFC 4514 ("CN=alice,OU=analyst,O=dev") or OpenSSL
@@ -51,7 +53,8 @@ int pol_authenticate(const pol_set *p, const char *authorization, cm_arena *a,
 int pol_identity_from_cert(const pol_set *p, const char *subject_dn, cm_arena *a,
                            pol_identity **out) CM_MUST_CHECK;
 
-/* Authorization for one request. endpoint: "chat", "embeddings", "models";
+/* Authorization for one request (id must not be NULL; thread-safe).
+ * endpoint: "chat", "embeddings", "models";
  * model may be NULL for "models". One of the caller's roles must allow the
  * endpoint, the model and streaming together. Returns 0 or CM_EDENIED with
  * *why "endpoint_not_allowed", "model_not_allowed" or "stream_not_allowed". */

@@ -9,13 +9,20 @@
 static const char *type_name(pol_type t)
 {
     switch (t) {
-    case POL_T_STR: return "a string";
-    case POL_T_INT: return "an integer";
-    case POL_T_BOOL: return "true or false";
-    case POL_T_OBJ: return "an object";
-    case POL_T_ARR: return "an array";
-    case POL_T_STRS: return "an array of strings";
-    case POL_T_STR_OR_STRS: return "a string or an array of strings";
+    case POL_T_STR:
+        return "a string";
+    case POL_T_INT:
+        return "an integer";
+    case POL_T_BOOL:
+        return "true or false";
+    case POL_T_OBJ:
+        return "an object";
+    case POL_T_ARR:
+        return "an array";
+    case POL_T_STRS:
+        return "an array of strings";
+    case POL_T_STR_OR_STRS:
+        return "a string or an array of strings";
     }
     return "?";
 }
@@ -42,10 +49,8 @@ static int check_strs(const json_t *v, const pol_field *f, const char *path, cm_
         cm_errlist_add(errs, "%s.%s: at most %lld entries allowed", path, f->key, f->max);
         bad++;
     }
-    json_array_foreach(v, i, e)
-    {
-        if (!json_is_string(e) || json_string_length(e) == 0 ||
-            json_string_length(e) > 4096) {
+    json_array_foreach (v, i, e) {
+        if (!json_is_string(e) || json_string_length(e) == 0 || json_string_length(e) > 4096) {
             cm_errlist_add(errs, "%s.%s[%zu]: expected a non-empty string", path, f->key, i);
             bad++;
         }
@@ -58,25 +63,41 @@ static int check_value(const json_t *v, const pol_field *f, const char *path, cm
     bool is_ok;
 
     switch (f->type) {
-    case POL_T_STR: is_ok = json_is_string(v); break;
-    case POL_T_INT: is_ok = json_is_integer(v); break;
-    case POL_T_BOOL: is_ok = json_is_boolean(v); break;
-    case POL_T_OBJ: is_ok = json_is_object(v); break;
+    case POL_T_STR:
+        is_ok = json_is_string(v);
+        break;
+    case POL_T_INT:
+        is_ok = json_is_integer(v);
+        break;
+    case POL_T_BOOL:
+        is_ok = json_is_boolean(v);
+        break;
+    case POL_T_OBJ:
+        is_ok = json_is_object(v);
+        break;
     case POL_T_ARR:
-    case POL_T_STRS: is_ok = json_is_array(v); break;
-    case POL_T_STR_OR_STRS: is_ok = json_is_string(v) || json_is_array(v); break;
-    default: is_ok = false;
+    case POL_T_STRS:
+        is_ok = json_is_array(v);
+        break;
+    case POL_T_STR_OR_STRS:
+        is_ok = json_is_string(v) || json_is_array(v);
+        break;
+    default:
+        is_ok = false;
     }
     if (!is_ok) {
         cm_errlist_add(errs, "%s.%s: expected %s", path, f->key, type_name(f->type));
         return 1;
     }
-    if (f->type == POL_T_STR || (f->type == POL_T_STR_OR_STRS && json_is_string(v))) {
+    if (json_is_string(v)) {
+        /* min/max bound a string's length; for STR_OR_STRS they count entries */
+        bool is_plain = f->type == POL_T_STR;
         size_t len = json_string_length(v);
-        long long max = f->max > 0 ? f->max : 4096;
-        if ((long long)len < (f->min > 0 ? f->min : 1) || (long long)len > max) {
-            cm_errlist_add(errs, "%s.%s: length %zu is outside %lld..%lld", path, f->key, len,
-                           f->min > 0 ? f->min : 1, max);
+        long long min = is_plain && f->min > 0 ? f->min : 1;
+        long long max = is_plain && f->max > 0 ? f->max : 4096;
+        if ((long long)len < min || (long long)len > max) {
+            cm_errlist_add(errs, "%s.%s: length %zu is outside %lld..%lld", path, f->key, len, min,
+                           max);
             return 1;
         }
         return 0;
@@ -98,16 +119,15 @@ static int check_value(const json_t *v, const pol_field *f, const char *path, cm
     if (f->type == POL_T_ARR) {
         size_t n = json_array_size(v);
         if ((long long)n < f->min || (f->max > 0 && (long long)n > f->max)) {
-            cm_errlist_add(errs, "%s.%s: %zu entries, expected %lld..%lld", path, f->key, n,
-                           f->min, f->max);
+            cm_errlist_add(errs, "%s.%s: %zu entries, expected %lld..%lld", path, f->key, n, f->min,
+                           f->max);
             return 1;
         }
     }
     return 0;
 }
 
-int pol_cfg_check(json_t *obj, const pol_field *f, size_t n, const char *path,
-                  cm_errlist *errs)
+int pol_cfg_check(json_t *obj, const pol_field *f, size_t n, const char *path, cm_errlist *errs)
 {
     const char *key;
     json_t *v;
@@ -117,8 +137,7 @@ int pol_cfg_check(json_t *obj, const pol_field *f, size_t n, const char *path,
         cm_errlist_add(errs, "%s: expected an object", path);
         return 1;
     }
-    json_object_foreach(obj, key, v)
-    {
+    json_object_foreach (obj, key, v) {
         const pol_field *fd = field_find(f, n, key);
         if (fd == NULL) {
             cm_errlist_add(errs, "%s.%s: unknown key", path, key);
@@ -178,8 +197,7 @@ const char **pol_cfg_strs(cm_arena *a, const json_t *v, size_t *n)
     if (!json_is_array(v) || json_array_size(v) == 0)
         return NULL;
     out = cm_arena_calloc(a, json_array_size(v) * sizeof(*out));
-    json_array_foreach(v, i, e)
-    {
+    json_array_foreach (v, i, e) {
         if (json_is_string(e))
             out[(*n)++] = cm_arena_strndup(a, json_string_value(e), json_string_length(e));
     }

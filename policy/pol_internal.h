@@ -28,7 +28,7 @@ typedef struct pol_alg {
 
 /* Supported algorithm by exact JWS name, or NULL. */
 const pol_alg *pol_alg_find(const char *name);
-/* Whether pkey may verify alg: key type, EC curve, RSA of at least 2048 bits.
+/* Whether pkey may verify alg: key type, EC curve, RSA of 2048..8192 bits.
  * NULL when it fits, else a static message. */
 const char *pol_key_misfit(const pol_alg *alg, EVP_PKEY *pkey);
 
@@ -44,8 +44,8 @@ void pol_hex(const void *p, size_t n, char *out);
 typedef struct pol_key {
     const char *kid; /* NULL for a JWKS key without kid */
     const pol_alg *alg;
-    EVP_PKEY *pkey;               /* public key (RSA, PSS, EC, ED) */
-    const unsigned char *secret;  /* HMAC */
+    EVP_PKEY *pkey;              /* public key (RSA, PSS, EC, ED) */
+    const unsigned char *secret; /* HMAC */
     size_t secret_len;
 } pol_key;
 
@@ -57,8 +57,8 @@ int pol_sig_verify(const pol_key *k, const void *input, size_t inlen, const unsi
 int pol_sig_sign(const pol_alg *alg, EVP_PKEY *priv, const unsigned char *secret, size_t slen,
                  const void *input, size_t inlen, unsigned char **sig, size_t *siglen);
 /* Compact JWS of two JSON texts; heap string or NULL. */
-char *pol_jws_compact(const pol_alg *alg, EVP_PKEY *priv, const unsigned char *secret,
-                      size_t slen, const char *header_json, const char *payload_json);
+char *pol_jws_compact(const pol_alg *alg, EVP_PKEY *priv, const unsigned char *secret, size_t slen,
+                      const char *header_json, const char *payload_json);
 
 /* ---- key sets and JWKS (pol_jwks.c) ----------------------------------- */
 typedef struct pol_keyset {
@@ -79,6 +79,7 @@ typedef struct pol_jwks_cfg {
     const char *url;
     const char *ca_file;
     unsigned refresh_s;
+    unsigned min_refresh_s; /* floor between fetches an unknown kid may trigger */
     unsigned timeout_s;
     const pol_alg *rsa_default;
 } pol_jwks_cfg;
@@ -187,16 +188,22 @@ pol_identity *pol_identity_new(cm_arena *a, const char *subject, const char *con
 bool pol_is_clean(const char *s);
 /* API key lookup: compares against every stored hash in constant time and
  * never stops early. Returns the index or -1; *ncompared for the tests. */
-long pol_apikey_find(const pol_set *p, const unsigned char hash[POL_SHA256_LEN],
-                     size_t *ncompared);
+long pol_apikey_find(const pol_set *p, const unsigned char hash[POL_SHA256_LEN], size_t *ncompared);
 /* Shell-style glob: '*' any run, '?' one byte; no classes, no escapes. */
 bool pol_glob_match(const char *pat, const char *s);
 const pol_role *pol_role_find(const pol_set *p, const char *name);
 
+/* ---- load-time key material (pol_keys.c); each returns the mistakes found */
+int pol_load_keys(pol_set *p, json_t *keys, const char *base_dir, cm_errlist *errs);
+/* Inline auth.api_keys and the JSON-lines key file (file may be NULL).
+ * roles (may be NULL) is the roles config every referenced role must be in. */
+int pol_load_apikeys(pol_set *p, json_t *arr, const char *file, const json_t *roles,
+                     cm_errlist *errs);
+
 /* ---- config walker (pol_cfg.c) ------------------------------------------- */
 typedef enum {
-    POL_T_STR,        /* min..max bytes (max 0 = 4096) */
-    POL_T_INT,        /* min..max */
+    POL_T_STR, /* min..max bytes (max 0 = 4096) */
+    POL_T_INT, /* min..max */
     POL_T_BOOL,
     POL_T_OBJ,
     POL_T_ARR,        /* min..max elements (max 0 = unbounded) */
@@ -213,8 +220,7 @@ typedef struct pol_field {
 
 /* Check obj against the table: unknown keys, missing required keys, types
  * and ranges, each reported as "path.key: ...". Returns the mistakes found. */
-int pol_cfg_check(json_t *obj, const pol_field *f, size_t n, const char *path,
-                  cm_errlist *errs);
+int pol_cfg_check(json_t *obj, const pol_field *f, size_t n, const char *path, cm_errlist *errs);
 /* Integer value, or the table's default when absent. */
 long long pol_cfg_int(const json_t *obj, const pol_field *f, size_t n, const char *key);
 bool pol_cfg_bool(const json_t *obj, const pol_field *f, size_t n, const char *key);

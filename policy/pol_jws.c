@@ -51,17 +51,20 @@ const char *pol_key_misfit(const pol_alg *alg, EVP_PKEY *pkey)
         return "an HMAC algorithm takes a secret, not a public key";
     case POL_FAM_RSA:
     case POL_FAM_PSS:
-        if (!EVP_PKEY_is_a(pkey, "RSA") && !(alg->family == POL_FAM_PSS && EVP_PKEY_is_a(pkey, "RSA-PSS")))
+        if (!EVP_PKEY_is_a(pkey, "RSA") &&
+            !(alg->family == POL_FAM_PSS && EVP_PKEY_is_a(pkey, "RSA-PSS")))
             return "the key is not an RSA key";
         if (EVP_PKEY_get_bits(pkey) < 2048)
             return "RSA keys shorter than 2048 bits are refused";
+        if (EVP_PKEY_get_bits(pkey) > 8192)
+            return "RSA keys longer than 8192 bits are refused (verification cost)";
         return NULL;
     case POL_FAM_EC: {
         char group[64];
         if (!EVP_PKEY_is_a(pkey, "EC"))
             return "the key is not an EC key";
-        if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group,
-                                            sizeof(group), NULL))
+        if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                            NULL))
             return "the EC key has no named curve";
         int nid = OBJ_sn2nid(group);
         if (nid == NID_undef)
@@ -253,7 +256,8 @@ int pol_sig_sign(const pol_alg *alg, EVP_PKEY *priv, const unsigned char *secret
     if (alg->family == POL_FAM_HMAC) {
         unsigned int maclen = 0;
         buf = cm_xmalloc(EVP_MAX_MD_SIZE);
-        if (secret == NULL || HMAC(alg_md(alg), secret, (int)slen, input, inlen, buf, &maclen) == NULL)
+        if (secret == NULL ||
+            HMAC(alg_md(alg), secret, (int)slen, input, inlen, buf, &maclen) == NULL)
             goto out;
         len = maclen;
         rc = 0;
@@ -292,8 +296,8 @@ out:
     return rc;
 }
 
-char *pol_jws_compact(const pol_alg *alg, EVP_PKEY *priv, const unsigned char *secret,
-                      size_t slen, const char *header_json, const char *payload_json)
+char *pol_jws_compact(const pol_alg *alg, EVP_PKEY *priv, const unsigned char *secret, size_t slen,
+                      const char *header_json, const char *payload_json)
 {
     cm_buf b;
     unsigned char *sig = NULL;
