@@ -3,6 +3,7 @@
 #include "cm.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,7 +138,7 @@ int cm_file_read(const char *path, size_t max, char **out, size_t *len, cm_err *
     return 0;
 }
 
-static int log_level = CM_LOG_INFO;
+static _Atomic int log_level = CM_LOG_INFO;
 
 void cm_log_set_level(int level)
 {
