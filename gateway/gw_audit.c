@@ -20,6 +20,7 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     line *head, *tail;
+    size_t queued;
     FILE *f;
     bool stop;
     bool running;
@@ -30,10 +31,21 @@ static void *audit_main(void *arg)
     (void)arg;
     pthread_mutex_lock(&au.mu);
     for (;;) {
-        while (au.head == NULL && !au.stop)
-            pthread_cond_wait(&au.cv, &au.mu);
+        /* Writers do not signal each line (a thread wake per request costs more than
+         * the request): the writer wakes every 20 ms, or at once when the queue grows. */
+        while (au.head == NULL && !au.stop) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 20 * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&au.cv, &au.mu, &ts);
+        }
         line *l = au.head;
         au.head = au.tail = NULL;
+        au.queued = 0;
         bool stop = au.stop;
         pthread_mutex_unlock(&au.mu);
         while (l != NULL) {
@@ -86,7 +98,8 @@ void gw_audit_write(char *text)
     else
         au.head = l;
     au.tail = l;
-    pthread_cond_signal(&au.cv);
+    if (++au.queued == 1024)
+        pthread_cond_signal(&au.cv);
     pthread_mutex_unlock(&au.mu);
 }
 

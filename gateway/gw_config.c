@@ -35,6 +35,7 @@ static const field limit_fields[] = {
     INTF("stream_idle_timeout_s", 1, 3600, 120, gw_limits, stream_idle_timeout_s),
     INTF("shutdown_grace_s", 0, 3600, 30, gw_limits, shutdown_grace_s),
     INTF("max_upstream_connections", 1, 1000000, 20000, gw_limits, max_upstream_connections),
+    INTF("workers", 0, 64, 0, gw_limits, workers),
 };
 
 static const char *const top_keys[] = {"listen",   "limits", "audit", "providers", "models",

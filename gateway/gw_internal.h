@@ -43,6 +43,7 @@ typedef struct gw_limits {
     long long stream_idle_timeout_s; /* no byte from the provider for this long */
     long long shutdown_grace_s;
     long long max_upstream_connections;
+    long long workers; /* event loops; 0 = one per online CPU */
 } gw_limits;
 
 typedef struct gw_config {
@@ -93,6 +94,7 @@ enum gw_phase {
 };
 
 typedef struct gw_req gw_req;
+typedef struct gw_loop gw_loop;
 
 typedef struct gw_xfer {
     void *easy; /* CURL * (upstream thread only) */
@@ -121,6 +123,7 @@ typedef struct gw_xfer {
 struct gw_req {
     atomic_int refs;
     pthread_mutex_t mu;
+    gw_loop *loop; /* the event loop that owns the connection and the transfer */
     struct MHD_Connection *conn;
     gw_config *cfg;
     cm_arena *arena;
@@ -176,16 +179,28 @@ enum MHD_Result gw_proxy_start(gw_req *r);
 enum MHD_Result gw_proxy_respond(gw_req *r);
 enum MHD_Result gw_models_reply(gw_req *r);
 
-/* ---- upstream thread (gw_upstream.c) ------------------------------------ */
-int gw_upstream_start(long long max_conns) CM_MUST_CHECK;
-void gw_upstream_stop(void);
-/* Hand the prepared r->x to the upstream thread (takes a reference). */
+/* ---- event loops and upstream transfers (gw_loop.c) ----------------------- */
+/* Start n loops (threads), each with an HTTP daemon on the shared port and a
+ * curl multi. */
+int gw_loops_start(const gw_config *c, unsigned n) CM_MUST_CHECK;
+unsigned gw_loops_port(void);
+/* Stop accepting, wait up to grace_s for in-flight requests, cancel the rest. */
+void gw_loops_drain(unsigned grace_s);
+void gw_loops_stop(void);
+/* Start the prepared r->x on r's loop (loop thread only). */
 void gw_upstream_submit(gw_req *r);
+/* Abort r's transfer if it runs (loop thread only). */
 void gw_upstream_cancel(gw_req *r);
+/* Resume a paused transfer (deferred to the loop's next turn). */
 void gw_upstream_unpause(gw_req *r);
-/* Abort every transfer (shutdown after the grace period). */
-void gw_upstream_cancel_all(void);
 int gw_upstream_active(void);
+
+/* ---- stream relay (gw_proxy.c) ---------------------------------------------- */
+/* One whole SSE event from the provider (r->mu held): rewrite if needed and
+ * append to r->x.out. Returns 0 or CM_ETOOBIG. */
+int gw_stream_event(gw_req *r, const char *ev, size_t len);
+/* The provider's stream is over (r->mu held): release anything held back. */
+void gw_stream_end(gw_req *r);
 
 /* ---- audit (gw_audit.c) --------------------------------------------------- */
 int gw_audit_open(const char *path) CM_MUST_CHECK;
@@ -201,10 +216,12 @@ void gw_audit_close(void);
 int gw_tls_peer_dn(struct MHD_Connection *conn, char *dn, size_t n);
 
 /* ---- server (gw_server.c) -------------------------------------------------- */
-int gw_server_start(const gw_config *c, struct MHD_Daemon **out) CM_MUST_CHECK;
+/* An HTTP daemon in external epoll mode for loop l (SO_REUSEPORT when shared). */
+int gw_server_start(const gw_config *c, gw_loop *l, unsigned port, long long max_conns,
+                    bool reuse_port, struct MHD_Daemon **out) CM_MUST_CHECK;
 unsigned gw_server_port(struct MHD_Daemon *d);
-void gw_server_drain(struct MHD_Daemon *d, unsigned grace_s);
 int gw_server_inflight(void);
 bool gw_server_draining(void);
+void gw_server_set_draining(void);
 
 #endif

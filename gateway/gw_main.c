@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 static void usage(void)
 {
@@ -96,12 +97,14 @@ static int cmd_serve(int argc, char **argv)
     if (port != NULL)
         c->listen_port = strtol(port, NULL, 10);
     gw_config_install(c);
-    struct MHD_Daemon *d = NULL;
-    if (gw_audit_open(c->audit_path) != 0 || gw_upstream_start(c->limits.max_upstream_connections) != 0 ||
-        gw_server_start(c, &d) != 0)
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned workers = c->limits.workers > 0 ? (unsigned)c->limits.workers
+                                             : (unsigned)(ncpu > 0 ? ncpu : 1);
+    if (gw_audit_open(c->audit_path) != 0 || gw_loops_start(c, workers) != 0)
         return 1;
-    cm_log(CM_LOG_INFO, "gateway listening on http://%s:%u (%zu models, audit %s)", c->listen_host,
-           gw_server_port(d), c->nmodels, c->audit_path);
+    cm_log(CM_LOG_INFO, "gateway listening on %s://%s:%u (%u workers, %zu models, audit %s)",
+           c->tls_cert ? "https" : "http", c->listen_host, gw_loops_port(), workers, c->nmodels,
+           c->audit_path);
     unsigned grace = (unsigned)c->limits.shutdown_grace_s;
     for (;;) {
         int sig = 0;
@@ -129,8 +132,9 @@ static int cmd_serve(int argc, char **argv)
                gw_server_inflight(), grace);
         break;
     }
-    gw_server_drain(d, grace);
-    gw_upstream_stop();
+    gw_server_set_draining();
+    gw_loops_drain(grace);
+    gw_loops_stop();
     gw_audit_close();
     gw_config_install(NULL);
     cm_log(CM_LOG_INFO, "shutdown: done");

@@ -198,6 +198,16 @@ enum MHD_Result gw_proxy_start(gw_req *r)
 
 /* ---- answering ------------------------------------------------------------ */
 
+int gw_stream_event(gw_req *r, const char *ev, size_t len)
+{
+    return cm_buf_append(&r->x.out, ev, len);
+}
+
+void gw_stream_end(gw_req *r)
+{
+    (void)r;
+}
+
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;

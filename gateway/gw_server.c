@@ -61,10 +61,15 @@ void gw_req_wake_locked(gw_req *r)
     }
 }
 
+void gw_server_set_draining(void)
+{
+    atomic_store(&draining, true);
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-    (void)cls;
     gw_req *r = cm_xcalloc(1, sizeof(*r));
+    r->loop = cls;
     atomic_init(&r->refs, 1);
     pthread_mutex_init(&r->mu, NULL);
     r->conn = conn;
@@ -262,19 +267,20 @@ static void on_log(void *cls, const char *fmt, va_list ap)
     cm_log(CM_LOG_DEBUG, "mhd: %s", line);
 }
 
-int gw_server_start(const gw_config *c, struct MHD_Daemon **out)
+int gw_server_start(const gw_config *c, gw_loop *l, unsigned port, long long max_conns,
+                    bool reuse_port, struct MHD_Daemon **out)
 {
-    if (getrandom(&boot_id, sizeof(boot_id), 0) != sizeof(boot_id))
+    if (boot_id == 0 && getrandom(&boot_id, sizeof(boot_id), 0) != sizeof(boot_id))
         boot_id = (uint32_t)cm_wall_ms();
     struct sockaddr_in sa = {0};
     sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)c->listen_port);
+    sa.sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, c->listen_host, &sa.sin_addr) != 1) {
         cm_log(CM_LOG_ERROR, "listen.host: %s is not an IPv4 address", c->listen_host);
         return CM_EINVAL;
     }
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    struct MHD_OptionItem tls[5];
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    struct MHD_OptionItem tls[6];
     size_t nt = 0;
     if (c->tls_cert != NULL) {
         flags |= MHD_USE_TLS;
@@ -285,17 +291,19 @@ int gw_server_start(const gw_config *c, struct MHD_Daemon **out)
         if (c->tls_client_ca != NULL)
             tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, c->tls_client_ca};
     }
+    if (reuse_port)
+        tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
     tls[nt] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)c->listen_port, NULL, NULL, on_access, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+        flags, (uint16_t)port, NULL, NULL, on_access, l, MHD_OPTION_EXTERNAL_LOGGER,
         on_log, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)c->limits.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)max_conns, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)c->limits.connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(32 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, l, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
         MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (d == NULL) {
-        cm_log(CM_LOG_ERROR, "cannot listen on %s:%lld", c->listen_host, c->listen_port);
+        cm_log(CM_LOG_ERROR, "cannot listen on %s:%u", c->listen_host, port);
         return CM_EIO;
     }
     *out = d;
@@ -308,22 +316,3 @@ unsigned gw_server_port(struct MHD_Daemon *d)
     return i ? i->port : 0;
 }
 
-void gw_server_drain(struct MHD_Daemon *d, unsigned grace_s)
-{
-    atomic_store(&draining, true);
-    MHD_socket ls = MHD_quiesce_daemon(d);
-    if (ls != MHD_INVALID_SOCKET)
-        close(ls);
-    uint64_t deadline = cm_now_us() + (uint64_t)grace_s * 1000000u;
-    while (gw_server_inflight() > 0 && cm_now_us() < deadline)
-        usleep(20000);
-    if (gw_server_inflight() > 0) {
-        cm_log(CM_LOG_WARN, "shutdown: %d requests still running after %us; cancelling them",
-               gw_server_inflight(), grace_s);
-        gw_upstream_cancel_all();
-        deadline = cm_now_us() + 2000000u;
-        while (gw_server_inflight() > 0 && cm_now_us() < deadline)
-            usleep(20000);
-    }
-    MHD_stop_daemon(d);
-}

@@ -1,8 +1,11 @@
-/* Upstream I/O: one thread owns one curl multi, driven by
- * curl_multi_socket_action on epoll. Other threads never touch curl: they post
- * operations (start, cancel, unpause) to a queue and ring an eventfd. Bytes
- * from the provider go to the request's output buffer; the HTTP side is
- * resumed when there is something for it. */
+/* Event loops: N worker threads (one per core by default), each owning one
+ * epoll set with its own libmicrohttpd daemon (external epoll mode, the
+ * listening port shared with SO_REUSEPORT) and its own curl multi driven by
+ * curl_multi_socket_action. A request lives on one loop from accept to the
+ * end, so the client side and the provider side never hand work across
+ * threads (a thread wake costs more than the rest of a small request).
+ * Other threads (signals, shutdown) post operations to a loop's queue and
+ * ring its eventfd. */
 #include "gw_internal.h"
 
 #include <curl/curl.h>
@@ -16,8 +19,9 @@
 
 /* Past this many undelivered bytes the transfer is paused (backpressure). */
 #define GW_OUT_HIGH (256 * 1024)
+#define GW_MAX_LOOPS 64
 
-enum op_kind { OP_START, OP_CANCEL, OP_UNPAUSE, OP_CANCEL_ALL };
+enum op_kind { OP_UNPAUSE, OP_QUIESCE, OP_CANCEL_ALL, OP_STOP };
 
 typedef struct op {
     struct op *next;
@@ -25,61 +29,56 @@ typedef struct op {
     gw_req *req;
 } op;
 
-static struct {
+struct gw_loop {
+    int idx;
     pthread_t thread;
-    CURLM *multi;
     int epfd;
     int evfd;
-    long timeout_ms;
-    atomic_bool stop;
-    atomic_int active;
+    struct MHD_Daemon *mhd;
+    int mhd_fd;
+    CURLM *multi;
+    long curl_timeout_ms;
+    bool stop;
     pthread_mutex_t qmu;
     op *qhead, *qtail;
-    gw_req *list; /* active transfers */
-} up = {.qmu = PTHREAD_MUTEX_INITIALIZER, .epfd = -1, .evfd = -1};
+    gw_req *list; /* active transfers, loop thread only */
+};
+
+static gw_loop loops[GW_MAX_LOOPS];
+static size_t nloops;
+static atomic_int active_xfers;
 
 int gw_upstream_active(void)
 {
-    return atomic_load(&up.active);
+    return atomic_load(&active_xfers);
 }
 
-static void post(enum op_kind kind, gw_req *r)
+static void post(gw_loop *l, enum op_kind kind, gw_req *r)
 {
     op *o = cm_xcalloc(1, sizeof(*o));
     o->kind = kind;
     o->req = r;
     if (r != NULL)
         gw_req_ref(r);
-    pthread_mutex_lock(&up.qmu);
-    if (up.qtail != NULL)
-        up.qtail->next = o;
+    pthread_mutex_lock(&l->qmu);
+    if (l->qtail != NULL)
+        l->qtail->next = o;
     else
-        up.qhead = o;
-    up.qtail = o;
-    pthread_mutex_unlock(&up.qmu);
+        l->qhead = o;
+    l->qtail = o;
+    pthread_mutex_unlock(&l->qmu);
     uint64_t one = 1;
-    ssize_t n = write(up.evfd, &one, sizeof(one));
+    ssize_t n = write(l->evfd, &one, sizeof(one));
     (void)n; /* a full eventfd counter still wakes the loop */
 }
 
-void gw_upstream_submit(gw_req *r)
-{
-    post(OP_START, r);
-}
-void gw_upstream_cancel(gw_req *r)
-{
-    post(OP_CANCEL, r);
-}
 void gw_upstream_unpause(gw_req *r)
 {
-    post(OP_UNPAUSE, r);
-}
-void gw_upstream_cancel_all(void)
-{
-    post(OP_CANCEL_ALL, NULL);
+    /* deferred: resuming curl from inside the MHD reader would re-enter it */
+    post(r->loop, OP_UNPAUSE, r);
 }
 
-/* ---- curl callbacks (upstream thread) ----------------------------------- */
+/* ---- curl callbacks ------------------------------------------------------ */
 
 static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 {
@@ -134,7 +133,7 @@ static void sse_flush_events(gw_req *r)
             end = i + 4;
         if (end == 0)
             continue;
-        if (cm_buf_append(&x->out, x->sse.data + start, end - start) != 0)
+        if (gw_stream_event(r, x->sse.data + start, end - start) != 0)
             break;
         start = end;
         i = end - 1;
@@ -175,46 +174,51 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud)
 static int on_socket(CURL *e, curl_socket_t s, int what, void *ud, void *sockp)
 {
     (void)e;
-    (void)ud;
     (void)sockp;
+    gw_loop *l = ud;
     struct epoll_event ev = {0};
     ev.data.fd = s;
     if (what == CURL_POLL_REMOVE) {
-        epoll_ctl(up.epfd, EPOLL_CTL_DEL, s, NULL);
+        epoll_ctl(l->epfd, EPOLL_CTL_DEL, s, NULL);
         return 0;
     }
     if (what & CURL_POLL_IN)
         ev.events |= EPOLLIN;
     if (what & CURL_POLL_OUT)
         ev.events |= EPOLLOUT;
-    if (epoll_ctl(up.epfd, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT)
-        epoll_ctl(up.epfd, EPOLL_CTL_ADD, s, &ev);
+    if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT)
+        epoll_ctl(l->epfd, EPOLL_CTL_ADD, s, &ev);
     return 0;
 }
 
 static int on_timer(CURLM *m, long timeout_ms, void *ud)
 {
     (void)m;
-    (void)ud;
-    up.timeout_ms = timeout_ms;
+    gw_loop *l = ud;
+    l->curl_timeout_ms = timeout_ms;
     return 0;
 }
 
 /* ---- transfers ------------------------------------------------------------ */
 
-static void xfer_start(gw_req *r)
+static void fail_now(gw_req *r, int rc)
 {
+    pthread_mutex_lock(&r->mu);
+    r->x.curl_rc = rc;
+    r->x.finished = true;
+    r->ready = true;
+    gw_req_wake_locked(r);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void gw_upstream_submit(gw_req *r)
+{
+    gw_loop *l = r->loop;
     gw_xfer *x = &r->x;
     const gw_config *c = r->cfg;
     CURL *e = curl_easy_init();
     if (e == NULL) {
-        pthread_mutex_lock(&r->mu);
-        x->curl_rc = CURLE_OUT_OF_MEMORY;
-        x->finished = true;
-        r->ready = true;
-        gw_req_wake_locked(r);
-        pthread_mutex_unlock(&r->mu);
-        gw_req_unref(r);
+        fail_now(r, CURLE_OUT_OF_MEMORY);
         return;
     }
     x->easy = e;
@@ -252,66 +256,66 @@ static void xfer_start(gw_req *r)
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-    pthread_mutex_lock(&r->mu);
-    bool gone = r->client_gone;
-    pthread_mutex_unlock(&r->mu);
-    if (gone || curl_multi_add_handle(up.multi, e) != CURLM_OK) {
+    if (curl_multi_add_handle(l->multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);
+        curl_slist_free_all(x->hdrs);
+        x->hdrs = NULL;
         x->easy = NULL;
-        pthread_mutex_lock(&r->mu);
-        x->curl_rc = CURLE_ABORTED_BY_CALLBACK;
-        x->finished = true;
-        r->ready = true;
-        gw_req_wake_locked(r);
-        pthread_mutex_unlock(&r->mu);
-        gw_req_unref(r);
+        fail_now(r, CURLE_FAILED_INIT);
         return;
     }
-    atomic_fetch_add(&up.active, 1);
+    gw_req_ref(r); /* the transfer's reference, dropped in xfer_finish */
+    atomic_fetch_add(&active_xfers, 1);
     x->prev = NULL;
-    x->next = up.list;
-    if (up.list != NULL)
-        up.list->x.prev = r;
-    up.list = r;
+    x->next = l->list;
+    if (l->list != NULL)
+        l->list->x.prev = r;
+    l->list = r;
 }
 
 /* The transfer is over: release curl resources, tell the HTTP side. */
 static void xfer_finish(gw_req *r, CURLcode rc)
 {
+    gw_loop *l = r->loop;
     gw_xfer *x = &r->x;
     if (x->prev != NULL)
         x->prev->x.next = x->next;
     else
-        up.list = x->next;
+        l->list = x->next;
     if (x->next != NULL)
         x->next->x.prev = x->prev;
     x->prev = x->next = NULL;
-    curl_multi_remove_handle(up.multi, x->easy);
+    curl_multi_remove_handle(l->multi, x->easy);
     curl_easy_cleanup(x->easy);
     x->easy = NULL;
     curl_slist_free_all(x->hdrs);
     x->hdrs = NULL;
-    atomic_fetch_sub(&up.active, 1);
+    atomic_fetch_sub(&active_xfers, 1);
     pthread_mutex_lock(&r->mu);
     x->curl_rc = rc;
     x->finished = true;
     x->t_end_us = cm_now_us();
-    if (x->sse.len > 0 && rc == CURLE_OK) {
-        /* a last event without its blank line */
-        if (cm_buf_append(&x->out, x->sse.data, x->sse.len) == 0)
-            cm_buf_reset(&x->sse);
-    }
+    if (x->sse.len > 0 && rc == CURLE_OK) /* a last event without its blank line */
+        gw_stream_event(r, x->sse.data, x->sse.len);
+    gw_stream_end(r);
     r->ready = true;
     gw_req_wake_locked(r);
     pthread_mutex_unlock(&r->mu);
     gw_req_unref(r);
 }
 
-static void check_done(void)
+void gw_upstream_cancel(gw_req *r)
+{
+    /* called on r's loop thread (MHD completion callback) */
+    if (r->x.easy != NULL)
+        xfer_finish(r, CURLE_ABORTED_BY_CALLBACK);
+}
+
+static void check_done(gw_loop *l)
 {
     CURLMsg *m;
     int left;
-    while ((m = curl_multi_info_read(up.multi, &left)) != NULL) {
+    while ((m = curl_multi_info_read(l->multi, &left)) != NULL) {
         if (m->msg != CURLMSG_DONE)
             continue;
         gw_req *r = NULL;
@@ -320,25 +324,17 @@ static void check_done(void)
     }
 }
 
-static void run_ops(void)
+static void run_ops(gw_loop *l)
 {
-    pthread_mutex_lock(&up.qmu);
-    op *o = up.qhead;
-    up.qhead = up.qtail = NULL;
-    pthread_mutex_unlock(&up.qmu);
+    pthread_mutex_lock(&l->qmu);
+    op *o = l->qhead;
+    l->qhead = l->qtail = NULL;
+    pthread_mutex_unlock(&l->qmu);
     while (o != NULL) {
         op *next = o->next;
         gw_req *r = o->req;
         switch (o->kind) {
-        case OP_START:
-            gw_req_ref(r); /* the transfer's own reference, dropped in xfer_finish */
-            xfer_start(r);
-            break;
-        case OP_CANCEL:
-            if (r->x.easy != NULL)
-                xfer_finish(r, CURLE_ABORTED_BY_CALLBACK);
-            break;
-        case OP_UNPAUSE:
+        case OP_UNPAUSE: {
             pthread_mutex_lock(&r->mu);
             r->x.unpause_queued = false;
             bool was = r->x.paused;
@@ -347,9 +343,19 @@ static void run_ops(void)
             if (was && r->x.easy != NULL)
                 curl_easy_pause(r->x.easy, CURLPAUSE_CONT);
             break;
+        }
+        case OP_QUIESCE: {
+            MHD_socket ls = MHD_quiesce_daemon(l->mhd);
+            if (ls != MHD_INVALID_SOCKET)
+                close(ls);
+            break;
+        }
         case OP_CANCEL_ALL:
-            while (up.list != NULL)
-                xfer_finish(up.list, CURLE_ABORTED_BY_CALLBACK);
+            while (l->list != NULL)
+                xfer_finish(l->list, CURLE_ABORTED_BY_CALLBACK);
+            break;
+        case OP_STOP:
+            l->stop = true;
             break;
         }
         if (r != NULL)
@@ -359,26 +365,33 @@ static void run_ops(void)
     }
 }
 
-static void *upstream_main(void *arg)
+static void *loop_main(void *arg)
 {
-    (void)arg;
+    gw_loop *l = arg;
     struct epoll_event evs[256];
     int running = 0;
-    while (!atomic_load(&up.stop)) {
-        int timeout = up.timeout_ms < 0 ? 1000 : (int)(up.timeout_ms > 1000 ? 1000 : up.timeout_ms);
-        int n = epoll_wait(up.epfd, evs, 256, timeout);
+    while (!l->stop) {
+        MHD_UNSIGNED_LONG_LONG mt = 0;
+        long timeout = 1000;
+        if (MHD_get_timeout(l->mhd, &mt) == MHD_YES && (long long)mt < timeout)
+            timeout = (long)mt;
+        if (l->curl_timeout_ms >= 0 && l->curl_timeout_ms < timeout)
+            timeout = l->curl_timeout_ms;
+        int n = epoll_wait(l->epfd, evs, 256, (int)timeout);
         if (n < 0 && errno != EINTR)
             break;
-        if (n <= 0) {
-            curl_multi_socket_action(up.multi, CURL_SOCKET_TIMEOUT, 0, &running);
-        }
+        bool mhd_ready = false;
         for (int i = 0; i < n; i++) {
             int fd = evs[i].data.fd;
-            if (fd == up.evfd) {
+            if (fd == l->evfd) {
                 uint64_t v;
-                ssize_t rd = read(up.evfd, &v, sizeof(v));
+                ssize_t rd = read(l->evfd, &v, sizeof(v));
                 (void)rd;
-                run_ops();
+                run_ops(l);
+                continue;
+            }
+            if (fd == l->mhd_fd) {
+                mhd_ready = true;
                 continue;
             }
             int flags = 0;
@@ -388,52 +401,106 @@ static void *upstream_main(void *arg)
                 flags |= CURL_CSELECT_OUT;
             if (evs[i].events & EPOLLERR)
                 flags |= CURL_CSELECT_ERR;
-            curl_multi_socket_action(up.multi, fd, flags, &running);
+            curl_multi_socket_action(l->multi, fd, flags, &running);
         }
-        if (up.timeout_ms == 0)
-            curl_multi_socket_action(up.multi, CURL_SOCKET_TIMEOUT, 0, &running);
-        check_done();
+        if (n <= 0 || l->curl_timeout_ms == 0)
+            curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        check_done(l);
+        (void)mhd_ready; /* MHD must run after every wait: timeouts and resumes */
+        MHD_run(l->mhd);
     }
     return NULL;
 }
 
-int gw_upstream_start(long long max_conns)
+int gw_loops_start(const gw_config *c, unsigned n)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return CM_EINTERNAL;
-    up.multi = curl_multi_init();
-    up.epfd = epoll_create1(EPOLL_CLOEXEC);
-    up.evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (up.multi == NULL || up.epfd < 0 || up.evfd < 0)
-        return CM_EINTERNAL;
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = up.evfd};
-    epoll_ctl(up.epfd, EPOLL_CTL_ADD, up.evfd, &ev);
-    up.timeout_ms = -1;
-    curl_multi_setopt(up.multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(up.multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(up.multi, CURLMOPT_MAXCONNECTS, (long)max_conns);
-    curl_multi_setopt(up.multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)max_conns);
-    curl_multi_setopt(up.multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 200L);
-    if (pthread_create(&up.thread, NULL, upstream_main, NULL) != 0)
-        return CM_EINTERNAL;
+    if (n == 0)
+        n = 1;
+    if (n > GW_MAX_LOOPS)
+        n = GW_MAX_LOOPS;
+    unsigned port = (unsigned)c->listen_port;
+    long long per_conns = c->limits.max_connections / (long long)n;
+    for (unsigned i = 0; i < n; i++) {
+        gw_loop *l = &loops[i];
+        l->idx = (int)i;
+        pthread_mutex_init(&l->qmu, NULL);
+        l->multi = curl_multi_init();
+        l->epfd = epoll_create1(EPOLL_CLOEXEC);
+        l->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        l->curl_timeout_ms = -1;
+        if (l->multi == NULL || l->epfd < 0 || l->evfd < 0)
+            return CM_EINTERNAL;
+        curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+        curl_multi_setopt(l->multi, CURLMOPT_SOCKETDATA, l);
+        curl_multi_setopt(l->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+        curl_multi_setopt(l->multi, CURLMOPT_TIMERDATA, l);
+        curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS,
+                          (long)(c->limits.max_upstream_connections / n + 1));
+        curl_multi_setopt(l->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 200L);
+        if (gw_server_start(c, l, port, per_conns > 0 ? per_conns : 1, n > 1, &l->mhd) != 0)
+            return CM_EIO;
+        if (i == 0)
+            port = gw_server_port(l->mhd);
+        const union MHD_DaemonInfo *di = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+        if (di == NULL)
+            return CM_EINTERNAL;
+        l->mhd_fd = di->epoll_fd;
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = l->evfd};
+        epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->evfd, &ev);
+        ev.data.fd = l->mhd_fd;
+        epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->mhd_fd, &ev);
+        nloops = i + 1;
+    }
+    for (size_t i = 0; i < nloops; i++)
+        if (pthread_create(&loops[i].thread, NULL, loop_main, &loops[i]) != 0)
+            return CM_EINTERNAL;
     return 0;
 }
 
-void gw_upstream_stop(void)
+unsigned gw_loops_port(void)
 {
-    if (up.multi == NULL)
-        return;
-    atomic_store(&up.stop, true);
-    uint64_t one = 1;
-    ssize_t n = write(up.evfd, &one, sizeof(one));
-    (void)n;
-    pthread_join(up.thread, NULL);
-    run_ops(); /* drop references held by queued operations */
-    while (up.list != NULL)
-        xfer_finish(up.list, CURLE_ABORTED_BY_CALLBACK);
-    curl_multi_cleanup(up.multi);
-    up.multi = NULL;
-    close(up.epfd);
-    close(up.evfd);
+    return nloops > 0 ? gw_server_port(loops[0].mhd) : 0;
+}
+
+void gw_loops_drain(unsigned grace_s)
+{
+    for (size_t i = 0; i < nloops; i++)
+        post(&loops[i], OP_QUIESCE, NULL);
+    uint64_t deadline = cm_now_us() + (uint64_t)grace_s * 1000000u;
+    while (gw_server_inflight() > 0 && cm_now_us() < deadline)
+        usleep(20000);
+    if (gw_server_inflight() > 0) {
+        cm_log(CM_LOG_WARN, "shutdown: %d requests still running after %us; cancelling them",
+               gw_server_inflight(), grace_s);
+        for (size_t i = 0; i < nloops; i++)
+            post(&loops[i], OP_CANCEL_ALL, NULL);
+        deadline = cm_now_us() + 2000000u;
+        while (gw_server_inflight() > 0 && cm_now_us() < deadline)
+            usleep(20000);
+    }
+}
+
+void gw_loops_stop(void)
+{
+    for (size_t i = 0; i < nloops; i++)
+        post(&loops[i], OP_CANCEL_ALL, NULL);
+    for (size_t i = 0; i < nloops; i++) {
+        post(&loops[i], OP_STOP, NULL);
+        pthread_join(loops[i].thread, NULL);
+    }
+    for (size_t i = 0; i < nloops; i++) {
+        gw_loop *l = &loops[i];
+        run_ops(l);
+        while (l->list != NULL)
+            xfer_finish(l->list, CURLE_ABORTED_BY_CALLBACK);
+        MHD_stop_daemon(l->mhd);
+        curl_multi_cleanup(l->multi);
+        close(l->epfd);
+        close(l->evfd);
+        pthread_mutex_destroy(&l->qmu);
+    }
+    nloops = 0;
     curl_global_cleanup();
 }
