@@ -421,7 +421,9 @@ int gw_loops_start(const gw_config *c, unsigned n)
     if (n > GW_MAX_LOOPS)
         n = GW_MAX_LOOPS;
     unsigned port = (unsigned)c->listen_port;
-    long long per_conns = c->limits.max_connections / (long long)n;
+    /* the exact limit is applied at accept over all loops (gw_server.c); MHD's own
+     * per-daemon limit only bounds one loop */
+    long long per_conns = c->limits.max_connections + 16;
     for (unsigned i = 0; i < n; i++) {
         gw_loop *l = &loops[i];
         l->idx = (int)i;

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 static atomic_int inflight;
+static atomic_int open_conns;
+static int conn_limit;
 static atomic_bool draining;
 static atomic_uint_fast64_t req_counter;
 static uint32_t boot_id;
@@ -175,7 +177,6 @@ static int authenticate(gw_req *r)
 static enum MHD_Result first_call(gw_req *r, const char *method)
 {
     const char *want = NULL;
-    r->method = cm_arena_strndup(r->arena, method, strnlen(method, 16));
     r->ep = classify(r->path, &want);
     if (r->ep == GW_EP_UNKNOWN)
         return gw_reply_error(r, 404, "invalid_request_error", "unknown_url", NULL,
@@ -232,7 +233,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_NO;
     r->conn = conn;
     if (r->phase == GW_PH_BODY) {
-        if (r->method[0] == '\0')
+        /* A response queued before MHD has seen the end of the request makes it close the
+         * connection: requests without a body are answered on the second call (keep-alive);
+         * requests with one are checked at once, so a stranger's body is never read. */
+        bool has_body = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0 ||
+                        strcmp(method, "PATCH") == 0;
+        if (r->method[0] == '\0') {
+            r->method = cm_arena_strndup(r->arena, method, strnlen(method, 16));
+            return has_body ? first_call(r, method) : MHD_YES;
+        }
+        if (!has_body && *upload_size == 0)
             return first_call(r, method);
         if (*upload_size > 0) {
             r->bytes_in += *upload_size;
@@ -256,6 +266,32 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if (r->phase == GW_PH_UPSTREAM)
         return gw_proxy_respond(r);
     return MHD_YES;
+}
+
+/* limits.max_connections over every worker: refused at accept (the socket is
+ * closed at once rather than left waiting in the backlog). */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    (void)cls;
+    (void)addr;
+    (void)len;
+    /* reserve the slot here so that loops accepting at the same time cannot overshoot */
+    int cur = atomic_load(&open_conns);
+    do {
+        if (cur >= conn_limit)
+            return MHD_NO;
+    } while (!atomic_compare_exchange_weak(&open_conns, &cur, cur + 1));
+    return MHD_YES;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        atomic_fetch_sub(&open_conns, 1);
 }
 
 static void on_log(void *cls, const char *fmt, va_list ap)
@@ -294,13 +330,15 @@ int gw_server_start(const gw_config *c, gw_loop *l, unsigned port, long long max
     if (reuse_port)
         tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
     tls[nt] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    conn_limit = (int)c->limits.max_connections;
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, on_access, l, MHD_OPTION_EXTERNAL_LOGGER,
+        flags, (uint16_t)port, on_accept, NULL, on_access, l, MHD_OPTION_EXTERNAL_LOGGER,
         on_log, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)max_conns, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)c->limits.connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(32 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, l, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
         MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (d == NULL) {
         cm_log(CM_LOG_ERROR, "cannot listen on %s:%u", c->listen_host, port);
