@@ -14,7 +14,7 @@ trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)" || true
 
 key="sk-bench-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-coproc MOCK { exec "$BUILD/mock_provider" --port 0 --api-key "$key" --no-record; }
+coproc MOCK { exec "$BUILD/mock_provider" --port 0 --api-key "$key" --no-record 2>/dev/null; }
 pids+=("$MOCK_PID")
 read -r line <&"${MOCK[0]}"; mport=${line#PORT }
 gport=$(python3 -c 'import socket,random
