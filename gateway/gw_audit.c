@@ -166,6 +166,15 @@ void gw_audit_record(gw_req *r)
     } else {
         json_object_set_new(j, "overhead_ms", json_real((double)total / 1000.0));
     }
+    if (r->redact != NULL) {
+        cm_buf b;
+        cm_buf_init(&b, 4096);
+        if (gw_redact_audit(r->redact, &b) == 0 && b.data != NULL)
+            json_object_set_new(j, "redaction", json_loadb(b.data, b.len, 0, NULL));
+        cm_buf_fini(&b);
+    }
+    if (r->block_type != NULL)
+        json_object_set_new(j, "blocked", json_string(r->block_type));
     json_object_set_new(j, "status", json_integer(r->status));
     json_object_set_new(j, "latency_ms", json_real((double)total / 1000.0));
     json_object_set_new(j, "bytes_in", json_integer((json_int_t)r->bytes_in));

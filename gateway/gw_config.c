@@ -362,6 +362,7 @@ static void config_free(gw_config *c)
     }
     free(c->models);
     pol_set_free(c->pol);
+    gw_redactor_free(c->red);
     free(c->listen_host);
     free(c->tls_cert);
     if (c->tls_key != NULL) {
@@ -448,6 +449,9 @@ int gw_config_load(const char *path, gw_config **out, cm_errlist *errs)
 
     load_providers(c, root, errs);
     load_models(c, root, errs);
+    json_t *red = json_object_get(root, "redaction");
+    if (red != NULL && gw_redactor_load(red, c->base_dir, &c->red, errs) != 0 && errs->n == before)
+        cm_errlist_add(errs, "redaction: could not be loaded");
     json_t *auth = json_object_get(root, "auth");
     json_t *roles = json_object_get(root, "roles");
     if (auth != NULL || roles != NULL) {

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "common/cm.h"
+#include "gateway/gw_redact.h"
 #include "policy/pol.h"
 
 /* ---- configuration snapshot (gw_config.c) ---------------------------- */
@@ -63,6 +64,7 @@ typedef struct gw_config {
     gw_model *models;
     size_t nmodels;
     pol_set *pol; /* NULL: no "auth"/"roles" sections, the gateway is open */
+    gw_redactor *red; /* NULL: no "redaction" section */
 } gw_config;
 
 enum { GW_CLIENT_CERT_OFF, GW_CLIENT_CERT_OPTIONAL, GW_CLIENT_CERT_REQUIRE };
@@ -143,6 +145,8 @@ struct gw_req {
     pol_identity *ident; /* NULL until authenticated (or when the gateway is open) */
     const char *auth_why; /* internal reason of an auth failure: audit only */
     const char *deny_why; /* internal reason of a policy denial */
+    gw_redact_req *redact;  /* findings and pseudonyms of this request */
+    const char *block_type; /* entity type that blocked the request */
     /* audit */
     const char *method;
     const char *path;

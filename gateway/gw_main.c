@@ -105,6 +105,10 @@ static int cmd_serve(int argc, char **argv)
     cm_log(CM_LOG_INFO, "gateway listening on %s://%s:%u (%u workers, %zu models, audit %s)",
            c->tls_cert ? "https" : "http", c->listen_host, gw_loops_port(), workers, c->nmodels,
            c->audit_path);
+    if (c->red == NULL)
+        cm_log(CM_LOG_WARN, "redaction is off: the config has no \"redaction\" section");
+    if (c->pol == NULL)
+        cm_log(CM_LOG_WARN, "authentication is off: the config has no \"auth\" section");
     unsigned grace = (unsigned)c->limits.shutdown_grace_s;
     for (;;) {
         int sig = 0;
@@ -145,6 +149,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "check-config") == 0)
         return cmd_check_config(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "redact") == 0)
+        return gw_redact_cli(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "token") == 0)
         return pol_cli_token(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "keys") == 0)

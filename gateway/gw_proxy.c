@@ -113,6 +113,39 @@ static enum MHD_Result apply_token_cap(gw_req *r, json_t *root, bool *ok)
     return MHD_YES;
 }
 
+/* Every text the request carries goes through redaction; anything that cannot be
+ * scanned is refused, never forwarded. */
+static enum MHD_Result redact(gw_req *r, json_t *root, bool *ok)
+{
+    const char *const *roles = r->ident ? r->ident->roles : NULL;
+    size_t nroles = r->ident ? r->ident->nroles : 0;
+    int rc = gw_redact_request(r->cfg->red, roles, nroles,
+                               r->ep == GW_EP_CHAT ? "chat" : "embeddings", root, r->arena,
+                               &r->redact, &r->block_type);
+    *ok = rc == 0;
+    if (rc == 0)
+        return MHD_YES;
+    if (rc == CM_EBLOCKED) {
+        char msg[300];
+        snprintf(msg, sizeof(msg),
+                 "The request contains data that the gateway's data protection rules do not "
+                 "allow to leave (%s). Remove it and retry.",
+                 r->block_type ? r->block_type : "blocked");
+        return gw_reply_error(r, 400, "invalid_request_error", "content_blocked", NULL,
+                              cm_arena_sprintf(r->arena, "%s", msg));
+    }
+    if (rc == CM_ETOOBIG)
+        return gw_reply_error(r, 413, "invalid_request_error", "request_too_large", NULL,
+                              "The request is too large to be scanned within "
+                              "limits.request_arena_bytes.");
+    if (rc == CM_EINVAL)
+        return gw_reply_error(r, 400, "invalid_request_error", "unscannable_input", NULL,
+                              "The gateway can only forward text it can scan; send text, not "
+                              "token ids or other encodings.");
+    return gw_reply_error(r, 500, "server_error", "redaction_failed", NULL,
+                          "The request could not be scanned, so it was not forwarded.");
+}
+
 static enum MHD_Result suspend_for_upstream(gw_req *r)
 {
     r->phase = GW_PH_UPSTREAM;
@@ -179,6 +212,8 @@ enum MHD_Result gw_proxy_start(gw_req *r)
         return gw_reply_error(r, 404, "invalid_request_error", "model_not_found", "model",
                               cm_arena_sprintf(r->arena, "%s", msg));
     }
+    if (r->cfg->red != NULL && (ret = redact(r, root, &ok), !ok))
+        return ret;
     const gw_target *t = &m->targets[0];
     gw_xfer *x = &r->x;
     x->target = t;
@@ -200,7 +235,49 @@ enum MHD_Result gw_proxy_start(gw_req *r)
 
 int gw_stream_event(gw_req *r, const char *ev, size_t len)
 {
-    return cm_buf_append(&r->x.out, ev, len);
+    gw_xfer *x = &r->x;
+    if (r->redact == NULL || !gw_redact_needs_restore(r->redact))
+        return cm_buf_append(&x->out, ev, len);
+    /* Pseudonyms to restore: take the event's data lines apart, let redaction
+     * rewrite the payload, frame it again. Other lines pass unchanged. */
+    cm_buf data, payload;
+    cm_buf_init(&data, (size_t)r->cfg->limits.max_response_bytes);
+    cm_buf_init(&payload, (size_t)r->cfg->limits.max_response_bytes);
+    int rc = 0;
+    bool has_data = false;
+    const char *p = ev, *end = ev + len;
+    while (p < end && rc == 0) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        size_t n = (size_t)(le - p);
+        if (n > 0 && p[n - 1] == '\r')
+            n--;
+        if (n >= 5 && memcmp(p, "data:", 5) == 0) {
+            size_t off = (n > 5 && p[5] == ' ') ? 6 : 5;
+            if (has_data)
+                rc = cm_buf_append(&data, "\n", 1);
+            if (rc == 0)
+                rc = cm_buf_append(&data, p + off, n - off);
+            has_data = true;
+        } else if (n > 0) {
+            rc = cm_buf_append(&x->out, p, n);
+            if (rc == 0)
+                rc = cm_buf_append(&x->out, "\n", 1);
+        }
+        p = nl ? nl + 1 : end;
+    }
+    if (rc == 0 && has_data)
+        rc = gw_redact_restore_event(r->redact, data.data, data.len, &payload);
+    if (rc == 0 && has_data) {
+        rc = cm_buf_append(&x->out, "data: ", 6);
+        if (rc == 0)
+            rc = cm_buf_append(&x->out, payload.data ? payload.data : "", payload.len);
+        if (rc == 0)
+            rc = cm_buf_append(&x->out, "\n\n", 2);
+    }
+    cm_buf_fini(&data);
+    cm_buf_fini(&payload);
+    return rc;
 }
 
 void gw_stream_end(gw_req *r)
@@ -317,6 +394,16 @@ enum MHD_Result gw_proxy_respond(gw_req *r)
                  x->target->provider->name);
         return gw_reply_error(r, 502, "upstream_error", "upstream_malformed", NULL,
                               cm_arena_sprintf(r->arena, "%s", msg));
+    }
+    if (r->redact != NULL && gw_redact_needs_restore(r->redact)) {
+        char *s = NULL;
+        if (gw_redact_restore_json(r->redact, j) != 0 || (s = json_dumps(j, GW_DUMP_FLAGS)) == NULL) {
+            json_decref(j);
+            return gw_reply_error(r, 502, "upstream_error", "restore_failed", NULL,
+                                  "The answer could not be de-pseudonymized.");
+        }
+        json_decref(j);
+        return gw_reply_json(r, 200, s, strlen(s), false);
     }
     json_decref(j);
     return gw_reply_json(r, 200, x->out.data, x->out.len, true);

@@ -4,7 +4,7 @@
 #define RED_INTERNAL_H
 
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include <hs/hs.h>
+#include <hs.h>
 #include <pcre2.h>
 
 #include "redaction/red.h"
@@ -15,6 +15,9 @@
 #define RED_MAX_WINDOW    16384 /* a rule's longest match, bytes */
 #define RED_MAX_TYPE_NAME 32
 #define RED_MAX_CTX_WORDS 96
+#define RED_MAX_TRIGGERS  16
+#define RED_TRIGGER_BASE  0x40000000u /* Hyperscan ids at or above: shared triggers */
+#define RED_MAX_REGION    256         /* longest region a trigger hands to its sub-database */
 
 enum { RED_F_CASELESS = 1u, RED_F_DOTALL = 2u, RED_F_MULTILINE = 4u };
 
@@ -53,6 +56,7 @@ typedef struct red_words {
     size_t *wlen;
     size_t n;
     unsigned before, after; /* window in bytes around the span */
+    bool first[256];        /* first bytes of the words, for a quick skip */
 } red_words;
 
 typedef struct red_rule {
@@ -70,26 +74,50 @@ typedef struct red_rule {
     double min_entropy;
     red_words context;
     red_words deny;
+    char *context_raw, *deny_raw; /* while parsing: lists may continue on more lines */
     bool is_context_required;
     size_t max_len; /* bound on a match's length; from Hyperscan or the file */
     red_example *ex;
     size_t nex;
+    char *trigger_name; /* while parsing */
+    int trigger;        /* index into eng->triggers, or -1: in the main database */
     /* compiled */
     pcre2_code *re;
     bool is_prefilter;
 } red_rule;
+
+/* A shared trigger: one cheap expression in the main database stands for
+ * several rules. Its hits are widened to a region over the `extend` bytes and
+ * only that region is scanned with the rules' own sub-database. */
+typedef struct red_trigger {
+    char *name;
+    const char *file;
+    unsigned line;
+    char *hs_pattern;
+    unsigned flags;
+    bool extend[256];
+    hs_database_t *db;
+    hs_scratch_t *proto;
+} red_trigger;
+
+typedef struct red_region {
+    uint32_t start, end;
+} red_region;
 
 struct red_engine {
     red_rule *rules;
     size_t nrules;
     red_type types[RED_MAX_TYPES];
     char *type_names[RED_MAX_TYPES];
+    bool is_action_given[RED_MAX_TYPES];
     size_t ntypes;
     char **files;
     size_t nfiles;
     hs_database_t *db;
     hs_scratch_t *proto;
     uint32_t max_groups;
+    red_trigger triggers[RED_MAX_TRIGGERS];
+    size_t ntriggers;
 };
 
 typedef struct red_hit {
@@ -106,6 +134,12 @@ typedef struct red_cand {
 struct red_worker {
     const red_engine *eng;
     hs_scratch_t *scratch;
+    hs_scratch_t *sub_scratch[RED_MAX_TRIGGERS];
+    red_region *regions[RED_MAX_TRIGGERS];
+    size_t nregions[RED_MAX_TRIGGERS], capregions[RED_MAX_TRIGGERS];
+    const char *text; /* during a scan */
+    size_t len;
+    uint32_t sub_base;  /* offset of the region being sub-scanned */
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     red_hit *hits;
@@ -118,6 +152,38 @@ struct red_worker {
     red_finding *found;
     size_t nfound, capfound;
     int hs_error; /* set by the callback when it must stop the scan */
+};
+
+/* A pseudonym: the value (arena copy) behind <TYPE_idx>. */
+typedef struct red_pseudo {
+    struct red_pseudo *next; /* hash chain */
+    const char *val;
+    size_t len;
+    uint32_t hash;
+    uint32_t type;
+    uint32_t idx; /* 1-based, per type */
+} red_pseudo;
+
+#define RED_PSEUDO_BUCKETS 256
+#define RED_HOLD_MAX       48 /* longest placeholder: <, 31-byte type, _, 10 digits, > */
+
+typedef struct red_hold {
+    int id;
+    size_t len;
+    char buf[RED_HOLD_MAX];
+} red_hold;
+
+struct red_session {
+    const red_engine *eng;
+    cm_arena *a;
+    const void *key;
+    size_t keylen;
+    red_pseudo *buckets[RED_PSEUDO_BUCKETS];
+    red_pseudo **by_type[RED_MAX_TYPES]; /* idx-1 -> pseudonym */
+    uint32_t ntype[RED_MAX_TYPES], captype[RED_MAX_TYPES];
+    size_t count;
+    red_hold *holds;
+    size_t nholds, capholds;
 };
 
 /* red_rules.c: parse one rule file into rules appended to eng. */
@@ -135,12 +201,20 @@ bool red_words_near(const red_words *ws, const char *text, size_t len, size_t st
 bool red_luhn_ok(const char *digits, size_t n);
 bool red_iban_ok(const char *s, size_t n, size_t *used);
 double red_entropy(const char *s, size_t n);
+void red_entropy_init(void); /* once, before threads: red_engine_load calls it */
 bool red_github_crc_ok(const char *tok, size_t n);
 bool red_is_placeholder(const char *s, size_t n);
 /* red_apply.c: keyed hash label used by the hash action (8 hex + NUL). */
-int red_hash_label(const void *key, size_t keylen, const char *type, const char *v, size_t n,
-                   char out[9]);
+int red_hash_label(const void *key, size_t keylen, const char *v, size_t n, char out[9]);
 
 extern const red_validator red_validators[];
+red_verdict red_v_email(red_vctx *v);
+red_verdict red_v_github(red_vctx *v);
+red_verdict red_v_jwt(red_vctx *v);
+red_verdict red_v_aws_secret(red_vctx *v);
+red_verdict red_v_secret(red_vctx *v);
+red_verdict red_v_credential(red_vctx *v);
+red_verdict red_v_password(red_vctx *v);
+red_verdict red_v_pem(red_vctx *v);
 
 #endif

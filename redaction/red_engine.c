@@ -1,0 +1,373 @@
+/* Engine life cycle: read every rules/NAME.rules (red_rules.c), compile each
+ * rule's PCRE2 confirmation (JIT, offset limit) and one Hyperscan block
+ * database without start-of-match over all rules (red_scan.c finds starts),
+ * and hand out per-thread workers cloned from one prototype scratch. */
+#include "redaction/red_internal.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void words_free(red_words *ws)
+{
+    for (size_t i = 0; i < ws->n; i++)
+        free(ws->w[i]);
+    free(ws->w);
+    free(ws->wlen);
+}
+
+void red_engine_free(red_engine *eng)
+{
+    if (eng == NULL)
+        return;
+    for (size_t i = 0; i < eng->nrules; i++) {
+        red_rule *r = &eng->rules[i];
+        free(r->id);
+        free(r->pattern);
+        free(r->hs_pattern);
+        words_free(&r->context);
+        words_free(&r->deny);
+        for (size_t j = 0; j < r->nex; j++)
+            free(r->ex[j].text);
+        free(r->ex);
+        pcre2_code_free(r->re);
+        free(r->trigger_name);
+    }
+    free(eng->rules);
+    for (size_t i = 0; i < eng->ntriggers; i++) {
+        red_trigger *t = &eng->triggers[i];
+        free(t->name);
+        free(t->hs_pattern);
+        hs_free_scratch(t->proto);
+        hs_free_database(t->db);
+    }
+    for (size_t i = 0; i < eng->ntypes; i++)
+        free(eng->type_names[i]);
+    for (size_t i = 0; i < eng->nfiles; i++)
+        free(eng->files[i]);
+    free(eng->files);
+    hs_free_scratch(eng->proto);
+    hs_free_database(eng->db);
+    free(eng);
+}
+
+const red_type *red_engine_types(const red_engine *eng, size_t *n)
+{
+    *n = eng->ntypes;
+    return eng->types;
+}
+
+static unsigned hs_flags(const red_rule *r)
+{
+    unsigned f = 0;
+    if (r->flags & RED_F_CASELESS)
+        f |= HS_FLAG_CASELESS;
+    if (r->flags & RED_F_DOTALL)
+        f |= HS_FLAG_DOTALL;
+    if (r->flags & RED_F_MULTILINE)
+        f |= HS_FLAG_MULTILINE;
+    return f;
+}
+
+static void rerr(cm_errlist *errs, const red_rule *r, const char *what, const char *msg)
+{
+    cm_errlist_add(errs, "%s:%u: rule \"%s\": %s%s", r->file, r->line, r->id, what, msg);
+}
+
+/* Without UTF mode a character class matches one byte, so "[ñn]" would
+ * never match "ñ": such classes are refused (write (?:ñ|n) or \xNN ranges). */
+static bool has_utf8_in_class(const char *p)
+{
+    bool is_in = false;
+    for (; *p != '\0'; p++) {
+        if (*p == '\\' && p[1] != '\0') {
+            p++;
+            continue;
+        }
+        if (!is_in && *p == '[') {
+            is_in = true;
+            if (p[1] == '^')
+                p++;
+            if (p[1] == ']')
+                p++;
+        } else if (is_in && *p == ']') {
+            is_in = false;
+        } else if (is_in && (unsigned char)*p >= 0x80) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* PCRE2 side: exact pattern, JIT, groups in range. */
+static int compile_pcre(red_engine *eng, red_rule *r, cm_errlist *errs)
+{
+    uint32_t opts = PCRE2_USE_OFFSET_LIMIT;
+    if (r->flags & RED_F_CASELESS)
+        opts |= PCRE2_CASELESS;
+    if (r->flags & RED_F_DOTALL)
+        opts |= PCRE2_DOTALL;
+    if (r->flags & RED_F_MULTILINE)
+        opts |= PCRE2_MULTILINE;
+    int ec;
+    PCRE2_SIZE eo;
+    if (has_utf8_in_class(r->pattern) || (r->hs_pattern && has_utf8_in_class(r->hs_pattern))) {
+        rerr(errs, r, "non-ASCII character inside [...] matches a single byte; use (?:a|b)", "");
+        return CM_EINVAL;
+    }
+    r->re = pcre2_compile((PCRE2_SPTR)r->pattern, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, NULL);
+    if (r->re == NULL) {
+        char msg[160], where[48];
+        pcre2_get_error_message(ec, (PCRE2_UCHAR *)msg, sizeof(msg));
+        snprintf(where, sizeof(where), "PCRE2 error at offset %zu: ", (size_t)eo);
+        rerr(errs, r, where, msg);
+        return CM_EINVAL;
+    }
+    int jrc = pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
+    if (jrc != 0) {
+        char msg[160];
+        pcre2_get_error_message(jrc, (PCRE2_UCHAR *)msg, sizeof(msg));
+        rerr(errs, r, "PCRE2 JIT: ", msg);
+        return CM_EINVAL;
+    }
+    uint32_t ncap = 0;
+    pcre2_pattern_info(r->re, PCRE2_INFO_CAPTURECOUNT, &ncap);
+    if (ncap > eng->max_groups)
+        eng->max_groups = ncap;
+    if (r->ngroups == 0)
+        r->groups[r->ngroups++] = 0;
+    for (int i = 0; i < r->ngroups; i++)
+        if ((uint32_t)r->groups[i] > ncap) {
+            rerr(errs, r, "group number above the pattern's capture count", "");
+            return CM_EINVAL;
+        }
+    return 0;
+}
+
+/* Hyperscan side, one expression alone so the message names the rule. A
+ * pattern Hyperscan cannot express falls back to HS_FLAG_PREFILTER (a
+ * superset, confirmed by PCRE2); an explicit "hs" trigger must compile as is. */
+static int check_hs(red_rule *r, cm_errlist *errs)
+{
+    const char *expr = r->hs_pattern ? r->hs_pattern : r->pattern;
+    hs_expr_info_t *info = NULL;
+    hs_compile_error_t *ce = NULL;
+    unsigned flags = hs_flags(r);
+    if (hs_expression_info(expr, flags, &info, &ce) != HS_SUCCESS) {
+        if (r->hs_pattern != NULL) {
+            rerr(errs, r, "Hyperscan (hs): ", ce->message);
+            hs_free_compile_error(ce);
+            return CM_EINVAL;
+        }
+        hs_free_compile_error(ce);
+        ce = NULL;
+        r->is_prefilter = true;
+        if (hs_expression_info(expr, flags | HS_FLAG_PREFILTER, &info, &ce) != HS_SUCCESS) {
+            rerr(errs, r, "Hyperscan (prefilter): ", ce->message);
+            hs_free_compile_error(ce);
+            return CM_EINVAL;
+        }
+    }
+    int rc = 0;
+    if (info->min_width == 0) {
+        rerr(errs, r, "pattern can match the empty string", "");
+        rc = CM_EINVAL;
+    } else if (r->max_len == 0) {
+        if (info->max_width == UINT_MAX || info->max_width > RED_MAX_WINDOW) {
+            rerr(errs, r, "unbounded or longer than 16384 bytes: bound the repeats or set max_len",
+                 "");
+            rc = CM_EINVAL;
+        } else {
+            r->max_len = info->max_width;
+        }
+    }
+    free(info);
+    return rc;
+}
+
+/* Rules of a trigger (which < ntriggers) or of the main database (which < 0). */
+static int compile_db(red_engine *eng, int which, hs_database_t **db, hs_scratch_t **proto,
+                      cm_errlist *errs)
+{
+    size_t cap = eng->nrules + eng->ntriggers;
+    const char **exprs = cm_xcalloc(cap, sizeof(*exprs));
+    unsigned *flags = cm_xcalloc(cap, sizeof(*flags));
+    unsigned *ids = cm_xcalloc(cap, sizeof(*ids));
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < eng->nrules; i++) {
+        red_rule *r = &eng->rules[i];
+        if (r->trigger != which)
+            continue;
+        exprs[n] = r->hs_pattern ? r->hs_pattern : r->pattern;
+        flags[n] = hs_flags(r) | (r->is_prefilter ? HS_FLAG_PREFILTER : 0);
+        ids[n++] = (unsigned)i;
+    }
+    for (size_t t = 0; which < 0 && t < eng->ntriggers; t++) {
+        exprs[n] = eng->triggers[t].hs_pattern;
+        flags[n] = (eng->triggers[t].flags & RED_F_CASELESS) ? HS_FLAG_CASELESS : 0;
+        ids[n++] = RED_TRIGGER_BASE + (unsigned)t;
+    }
+    hs_compile_error_t *ce = NULL;
+    if (hs_compile_multi(exprs, flags, ids, (unsigned)n, HS_MODE_BLOCK, NULL, db, &ce) !=
+        HS_SUCCESS) {
+        unsigned id = ce->expression >= 0 && (size_t)ce->expression < n ? ids[ce->expression]
+                                                                         : UINT32_MAX;
+        if (id < eng->nrules) {
+            rerr(errs, &eng->rules[id], "Hyperscan: ", ce->message);
+        } else if (id != UINT32_MAX) {
+            const red_trigger *t = &eng->triggers[id - RED_TRIGGER_BASE];
+            cm_errlist_add(errs, "%s:%u: trigger \"%s\": Hyperscan: %s", t->file, t->line,
+                           t->name, ce->message);
+        } else {
+            cm_errlist_add(errs, "Hyperscan: %s", ce->message);
+        }
+        hs_free_compile_error(ce);
+        rc = CM_EINVAL;
+    } else if (hs_alloc_scratch(*db, proto) != HS_SUCCESS) {
+        cm_errlist_add(errs, "Hyperscan: cannot allocate scratch");
+        rc = CM_EINTERNAL;
+    }
+    free(exprs);
+    free(flags);
+    free(ids);
+    return rc;
+}
+
+/* Each rule names its trigger; every trigger serves at least one rule. */
+static int resolve_triggers(red_engine *eng, cm_errlist *errs)
+{
+    int rc = 0;
+    size_t used[RED_MAX_TRIGGERS] = {0};
+    for (size_t i = 0; i < eng->nrules; i++) {
+        red_rule *r = &eng->rules[i];
+        r->trigger = -1;
+        if (r->trigger_name == NULL)
+            continue;
+        for (size_t t = 0; t < eng->ntriggers; t++)
+            if (strcmp(eng->triggers[t].name, r->trigger_name) == 0)
+                r->trigger = (int)t;
+        if (r->trigger < 0) {
+            rerr(errs, r, "unknown trigger: ", r->trigger_name);
+            rc = CM_EINVAL;
+        } else {
+            used[r->trigger]++;
+        }
+    }
+    for (size_t t = 0; t < eng->ntriggers; t++)
+        if (used[t] == 0) {
+            cm_errlist_add(errs, "%s:%u: trigger \"%s\" is used by no rule", eng->triggers[t].file,
+                           eng->triggers[t].line, eng->triggers[t].name);
+            rc = CM_EINVAL;
+        }
+    return rc;
+}
+
+int red_engine_compile(red_engine *eng, cm_errlist *errs)
+{
+    int rc = resolve_triggers(eng, errs);
+    for (size_t i = 0; i < eng->nrules; i++) {
+        red_rule *r = &eng->rules[i];
+        if (compile_pcre(eng, r, errs) != 0 || check_hs(r, errs) != 0)
+            rc = CM_EINVAL;
+    }
+    if (rc != 0)
+        return rc;
+    if (eng->nrules == 0) {
+        cm_errlist_add(errs, "no rules found");
+        return CM_EINVAL;
+    }
+    rc = compile_db(eng, -1, &eng->db, &eng->proto, errs);
+    for (size_t t = 0; t < eng->ntriggers && rc == 0; t++)
+        rc = compile_db(eng, (int)t, &eng->triggers[t].db, &eng->triggers[t].proto, errs);
+    return rc;
+}
+
+int red_engine_load(const char *dir, red_engine **out, cm_errlist *errs)
+{
+    red_engine *eng = cm_xcalloc(1, sizeof(*eng));
+    int rc = 0;
+    red_entropy_init();
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        cm_errlist_add(errs, "%s: cannot open rules directory", dir);
+        rc = CM_EIO;
+        goto out;
+    }
+    for (struct dirent *de; (de = readdir(d)) != NULL;) {
+        size_t n = strlen(de->d_name);
+        if (n < 7 || de->d_name[0] == '.' || strcmp(de->d_name + n - 6, ".rules") != 0)
+            continue;
+        eng->files = cm_xrealloc(eng->files, (eng->nfiles + 1) * sizeof(*eng->files));
+        size_t need = strlen(dir) + n + 2;
+        char *path = cm_xmalloc(need);
+        snprintf(path, need, "%s/%s", dir, de->d_name);
+        eng->files[eng->nfiles++] = path;
+    }
+    closedir(d);
+    qsort(eng->files, eng->nfiles, sizeof(*eng->files), cmp_str);
+    for (size_t i = 0; i < eng->nfiles; i++) {
+        int frc = red_rules_parse_file(eng, eng->files[i], errs);
+        if (frc != 0 && rc == 0)
+            rc = frc;
+    }
+    if (rc == 0)
+        rc = red_engine_compile(eng, errs);
+out:
+    if (rc != 0) {
+        red_engine_free(eng);
+        return rc;
+    }
+    *out = eng;
+    return 0;
+}
+
+int red_worker_new(const red_engine *eng, red_worker **out)
+{
+    red_worker *w = cm_xcalloc(1, sizeof(*w));
+    w->eng = eng;
+    if (hs_clone_scratch(eng->proto, &w->scratch) != HS_SUCCESS) {
+        free(w);
+        return CM_EINTERNAL;
+    }
+    for (size_t t = 0; t < eng->ntriggers; t++)
+        if (hs_clone_scratch(eng->triggers[t].proto, &w->sub_scratch[t]) != HS_SUCCESS) {
+            red_worker_free(w);
+            return CM_EINTERNAL;
+        }
+    w->md = pcre2_match_data_create(eng->max_groups + 1, NULL);
+    w->mctx = pcre2_match_context_create(NULL);
+    w->bucket = cm_xcalloc(eng->nrules + 1, sizeof(*w->bucket));
+    if (w->md == NULL || w->mctx == NULL) {
+        red_worker_free(w);
+        return CM_EINTERNAL;
+    }
+    *out = w;
+    return 0;
+}
+
+void red_worker_free(red_worker *w)
+{
+    if (w == NULL)
+        return;
+    hs_free_scratch(w->scratch);
+    for (size_t t = 0; t < RED_MAX_TRIGGERS; t++) {
+        hs_free_scratch(w->sub_scratch[t]);
+        free(w->regions[t]);
+    }
+    pcre2_match_data_free(w->md);
+    pcre2_match_context_free(w->mctx);
+    free(w->hits);
+    free(w->sorted);
+    free(w->bucket);
+    free(w->cands);
+    free(w->found);
+    free(w);
+}

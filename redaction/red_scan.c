@@ -1,0 +1,373 @@
+/* Scanning: one Hyperscan block scan without start-of-match collects
+ * (rule, end) hits; each rule's hits are then confirmed locally with its
+ * PCRE2 pattern, searched from at most max_len bytes before the end and with
+ * an offset limit at that end, so a confirmation costs a bounded window, not
+ * the text. Validators and context words decide, and overlapping candidates
+ * are merged: priority, then longest, then leftmost, then rule order. */
+#include "redaction/red_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void hit_add(red_worker *w, unsigned id, size_t to)
+{
+    if (w->nhits == w->caphits) {
+        w->caphits = w->caphits ? w->caphits * 2 : 256;
+        w->hits = cm_xrealloc(w->hits, w->caphits * sizeof(*w->hits));
+    }
+    w->hits[w->nhits].rule = id;
+    w->hits[w->nhits].end = (uint32_t)to;
+    w->nhits++;
+}
+
+/* A shared trigger fired at `to`: widen to the region of extend bytes around
+ * it (once per region; Hyperscan reports ends in order). */
+static void region_add(red_worker *w, unsigned t, size_t to)
+{
+    const red_trigger *tr = &w->eng->triggers[t];
+    size_t n = w->nregions[t];
+    if (n > 0 && to <= w->regions[t][n - 1].end)
+        return;
+    const unsigned char *s = (const unsigned char *)w->text;
+    size_t a = to, b = to;
+    while (a > 0 && tr->extend[s[a - 1]] && to - a < RED_MAX_REGION)
+        a--;
+    while (b < w->len && tr->extend[s[b]] && b - a < RED_MAX_REGION)
+        b++;
+    if (n > 0 && a < w->regions[t][n - 1].end)
+        a = w->regions[t][n - 1].end;
+    if (n == w->capregions[t]) {
+        w->capregions[t] = n ? n * 2 : 64;
+        w->regions[t] = cm_xrealloc(w->regions[t], w->capregions[t] * sizeof(*w->regions[t]));
+    }
+    w->regions[t][n].start = (uint32_t)a;
+    w->regions[t][n].end = (uint32_t)b;
+    w->nregions[t] = n + 1;
+}
+
+static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                    void *ctx)
+{
+    (void)from;
+    (void)flags;
+    red_worker *w = ctx;
+    if (id >= RED_TRIGGER_BASE)
+        region_add(w, id - RED_TRIGGER_BASE, (size_t)to);
+    else
+        hit_add(w, id, (size_t)to);
+    return 0;
+}
+
+static int on_sub_match(unsigned id, unsigned long long from, unsigned long long to,
+                        unsigned flags, void *ctx)
+{
+    (void)from;
+    (void)flags;
+    red_worker *w = ctx;
+    hit_add(w, id, w->sub_base + (size_t)to);
+    return 0;
+}
+
+/* Scan each trigger region with the trigger's own rules, one byte of
+ * context on each side so that \b sees the real neighbours. */
+static int sub_scan(red_worker *w)
+{
+    const red_engine *eng = w->eng;
+    for (size_t t = 0; t < eng->ntriggers; t++) {
+        for (size_t i = 0; i < w->nregions[t]; i++) {
+            size_t a = w->regions[t][i].start, b = w->regions[t][i].end;
+            a = a > 0 ? a - 1 : 0;
+            b = b < w->len ? b + 1 : b;
+            w->sub_base = (uint32_t)a;
+            if (hs_scan(eng->triggers[t].db, w->text + a, (unsigned)(b - a), 0, w->sub_scratch[t],
+                        on_sub_match, w) != HS_SUCCESS)
+                return CM_EINTERNAL;
+        }
+    }
+    return 0;
+}
+
+static inline unsigned char lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+static inline bool is_alnum(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+bool red_words_near(const red_words *ws, const char *text, size_t len, size_t start, size_t end)
+{
+    if (ws->n == 0)
+        return false;
+    size_t from = start > ws->before ? start - ws->before : 0;
+    size_t to = end + ws->after < len ? end + ws->after : len;
+    const unsigned char *t = (const unsigned char *)text;
+    for (size_t i = from; i < to; i++) {
+        if (i == start && end > start)
+            i = end; /* the value itself is no context for itself */
+        if (i >= to)
+            break;
+        unsigned char c = lower(t[i]);
+        if (!ws->first[c] || (i > 0 && is_alnum(t[i - 1]) && is_alnum(t[i])))
+            continue; /* a context word starts a word */
+        for (size_t k = 0; k < ws->n; k++) {
+            const char *wd = ws->w[k];
+            size_t n = ws->wlen[k];
+            if ((unsigned char)wd[0] != c || n > len - i)
+                continue;
+            size_t j = 1;
+            while (j < n && lower(t[i + j]) == (unsigned char)wd[j])
+                j++;
+            if (j == n)
+                return true;
+        }
+    }
+    return false;
+}
+
+static void cand_add(red_worker *w, size_t start, size_t end, uint32_t rule)
+{
+    if (w->ncands == w->capcands) {
+        w->capcands = w->capcands ? w->capcands * 2 : 64;
+        w->cands = cm_xrealloc(w->cands, w->capcands * sizeof(*w->cands));
+    }
+    red_cand *c = &w->cands[w->ncands++];
+    c->start = start;
+    c->end = end;
+    c->rule = rule;
+    c->priority = w->eng->rules[rule].priority;
+}
+
+/* Decide one PCRE2 match: value group, validator, entropy, deny and context words. */
+static bool accept(const red_rule *r, const char *text, size_t len,
+                   const PCRE2_SIZE *ov, size_t *vs, size_t *ve)
+{
+    size_t s = SIZE_MAX, e = 0;
+    for (int i = 0; i < r->ngroups; i++) {
+        int g = r->groups[i];
+        if (ov[2 * g] != PCRE2_UNSET && ov[2 * g + 1] > ov[2 * g]) {
+            s = ov[2 * g];
+            e = ov[2 * g + 1];
+            break;
+        }
+    }
+    if (s == SIZE_MAX)
+        return false;
+    red_vctx v = {.text = text, .len = len, .start = s, .end = e, .mstart = ov[0],
+                  .mend = ov[1], .rule = r};
+    red_verdict vd = r->validator ? r->validator->fn(&v) : RED_V_YES;
+    if (vd == RED_V_NO || v.end <= v.start)
+        return false;
+    if (r->min_entropy > 0 && red_entropy(text + v.start, v.end - v.start) < r->min_entropy)
+        return false;
+    if (r->deny.n > 0 && red_words_near(&r->deny, text, len, v.start, v.end))
+        return false;
+    if ((vd == RED_V_WEAK || r->is_context_required) &&
+        !red_words_near(&r->context, text, len, v.start, v.end))
+        return false;
+    /* never split a UTF-8 character: widen to boundaries */
+    while (v.start > 0 && ((unsigned char)text[v.start] & 0xC0) == 0x80)
+        v.start--;
+    while (v.end < len && ((unsigned char)text[v.end] & 0xC0) == 0x80)
+        v.end++;
+    *vs = v.start;
+    *ve = v.end;
+    return true;
+}
+
+/* Confirm one rule's hits (sorted by end) with PCRE2 on bounded windows. */
+static int confirm(red_worker *w, uint32_t ri, const red_hit *h, size_t nh, const char *text,
+                   size_t len)
+{
+    const red_rule *r = &w->eng->rules[ri];
+    size_t pos = 0, i = 0;
+    while (i < nh) {
+        size_t e = h[i].end;
+        if (e < pos) {
+            i++;
+            continue;
+        }
+        size_t s = e > r->max_len ? e - r->max_len : 0;
+        if (s < pos)
+            s = pos;
+        pcre2_set_offset_limit(w->mctx, e);
+        int rc = pcre2_jit_match(r->re, (PCRE2_SPTR)text, len, s, 0, w->md, w->mctx);
+        if (rc == PCRE2_ERROR_NOMATCH) {
+            pos = e + 1; /* no match starts in [s, e]: never search there again */
+            i++;
+            continue;
+        }
+        if (rc < 0)
+            return CM_EINTERNAL; /* match/depth limit: fail closed */
+        const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(w->md);
+        size_t ms = ov[0], me = ov[1], vs, ve;
+        if (accept(r, text, len, ov, &vs, &ve)) {
+            cand_add(w, vs, ve, ri);
+            pos = me > ms ? me : ms + 1;
+            while (i < nh && h[i].end <= me)
+                i++;
+        } else {
+            pos = ms + 1; /* a shorter valid match may start inside this one */
+        }
+    }
+    return 0;
+}
+
+static int cmp_hit(const void *a, const void *b)
+{
+    const red_hit *x = a, *y = b;
+    return x->end < y->end ? -1 : x->end > y->end;
+}
+
+/* Hyperscan pass, then per-rule confirmation; only_rule < 0 means all rules. */
+static int scan_cands(red_worker *w, long only_rule, const char *text, size_t len)
+{
+    const red_engine *eng = w->eng;
+    w->nhits = 0;
+    w->ncands = 0;
+    if (len > UINT32_MAX)
+        return CM_ETOOBIG;
+    if (len == 0)
+        return 0;
+    w->text = text;
+    w->len = len;
+    for (size_t t = 0; t < eng->ntriggers; t++)
+        w->nregions[t] = 0;
+    hs_error_t hr = hs_scan(eng->db, text, (unsigned)len, 0, w->scratch, on_match, w);
+    if (hr != HS_SUCCESS || sub_scan(w) != 0)
+        return CM_EINTERNAL;
+    if (w->nhits == 0)
+        return 0;
+    /* counting sort by rule, keeping Hyperscan's (end-ordered) sequence */
+    size_t nr = eng->nrules;
+    memset(w->bucket, 0, (nr + 1) * sizeof(*w->bucket));
+    for (size_t i = 0; i < w->nhits; i++)
+        w->bucket[w->hits[i].rule + 1]++;
+    for (size_t r = 0; r < nr; r++)
+        w->bucket[r + 1] += w->bucket[r];
+    if (w->capsorted < w->nhits) {
+        w->capsorted = w->nhits;
+        w->sorted = cm_xrealloc(w->sorted, w->capsorted * sizeof(*w->sorted));
+    }
+    for (size_t i = 0; i < w->nhits; i++)
+        w->sorted[w->bucket[w->hits[i].rule]++] = w->hits[i];
+    size_t begin = 0;
+    for (size_t r = 0; r < nr; r++) {
+        size_t end = w->bucket[r]; /* after the fill, bucket[r] is the end of rule r */
+        if (end > begin && (only_rule < 0 || (size_t)only_rule == r)) {
+            red_hit *h = w->sorted + begin;
+            size_t n = end - begin;
+            for (size_t k = 1; k < n; k++)
+                if (h[k].end < h[k - 1].end) {
+                    qsort(h, n, sizeof(*h), cmp_hit);
+                    break;
+                }
+            int rc = confirm(w, (uint32_t)r, h, n, text, len);
+            if (rc != 0)
+                return rc;
+        }
+        begin = end;
+    }
+    return 0;
+}
+
+static int cmp_cand_start(const void *a, const void *b)
+{
+    const red_cand *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    if (x->end != y->end)
+        return x->end > y->end ? -1 : 1;
+    return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+static int cmp_cand_rank(const void *a, const void *b)
+{
+    const red_cand *x = a, *y = b;
+    if (x->priority != y->priority)
+        return x->priority > y->priority ? -1 : 1;
+    size_t lx = x->end - x->start, ly = y->end - y->start;
+    if (lx != ly)
+        return lx > ly ? -1 : 1;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+static void found_add(red_worker *w, const red_cand *c)
+{
+    if (w->nfound == w->capfound) {
+        w->capfound = w->capfound ? w->capfound * 2 : 32;
+        w->found = cm_xrealloc(w->found, w->capfound * sizeof(*w->found));
+    }
+    const red_rule *r = &w->eng->rules[c->rule];
+    red_finding *f = &w->found[w->nfound++];
+    f->start = c->start;
+    f->end = c->end;
+    f->type = r->type;
+    f->rule = r->id;
+}
+
+static int cmp_found(const void *a, const void *b)
+{
+    const red_finding *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Overlapping candidates form groups; inside a group the best-ranked ones win
+ * and the rest that overlap a winner go. Deterministic for equal input. */
+static void merge(red_worker *w)
+{
+    w->nfound = 0;
+    qsort(w->cands, w->ncands, sizeof(*w->cands), cmp_cand_start);
+    size_t i = 0;
+    while (i < w->ncands) {
+        size_t j = i + 1, reach = w->cands[i].end;
+        while (j < w->ncands && w->cands[j].start < reach) {
+            if (w->cands[j].end > reach)
+                reach = w->cands[j].end;
+            j++;
+        }
+        if (j - i == 1) {
+            found_add(w, &w->cands[i]);
+        } else {
+            red_cand *g = w->cands + i;
+            size_t n = j - i, first = w->nfound;
+            qsort(g, n, sizeof(*g), cmp_cand_rank);
+            for (size_t k = 0; k < n; k++) {
+                bool is_free = true;
+                for (size_t m = first; m < w->nfound && is_free; m++)
+                    is_free = g[k].end <= w->found[m].start || g[k].start >= w->found[m].end;
+                if (is_free)
+                    found_add(w, &g[k]);
+            }
+            qsort(w->found + first, w->nfound - first, sizeof(*w->found), cmp_found);
+        }
+        i = j;
+    }
+}
+
+int red_scan(red_worker *w, const char *text, size_t len, const red_finding **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    w->nfound = 0;
+    int rc = scan_cands(w, -1, text, len);
+    if (rc != 0)
+        return rc;
+    merge(w);
+    *out = w->found;
+    *n = w->nfound;
+    return 0;
+}
+
+int red_scan_rule(red_worker *w, uint32_t rule, const char *text, size_t len,
+                  const red_cand **out, size_t *n)
+{
+    int rc = scan_cands(w, (long)rule, text, len);
+    *out = w->cands;
+    *n = rc == 0 ? w->ncands : 0;
+    return rc;
+}
