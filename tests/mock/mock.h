@@ -1,5 +1,5 @@
 /* mock.h: internal interface of the mock OpenAI provider (tests/mock/).
- * The binary is built from tests/mock/*.c: mock_main (CLI, daemon, signals), mock_http (MHD
+ * The binary is built from every tests/mock/ C file: mock_main (CLI, daemon, signals), mock_http (MHD
  * callbacks, request state machine), mock_openai (wire-format bodies), mock_directive (failure
  * injection), mock_record (recording, stats, per-run config), mock_timer (the one timer thread
  * that resumes suspended connections) and mock_buf (byte buffer, JSON escaping, UTF-8).

@@ -128,7 +128,7 @@ static bool apply_one(mock_directives *d, const char *k, size_t kn, const char *
         return true;
     }
     if (word_is(k, kn, "status")) {
-        if (!parse_long(v, vn, 100, 999, &x))
+        if (!parse_long(v, vn, 200, 599, &x))
             return false;
         d->status = (int)x;
     } else if (word_is(k, kn, "retry_after")) {

@@ -3,7 +3,8 @@
  * deadline to mock_timer.c, which resumes it; nothing sleeps and no reader returns 0 without
  * suspending first. While suspended, MHD cannot see a client leave, so a waiting request also
  * wakes every probe_ms and peeks at its socket (recv MSG_PEEK == 0 means the peer closed).
- * Locks: request lock -> timer heap lock; the live list lock -> request lock (shutdown only).
+ * Locks: response mutex (MHD, around the reader) -> request lock -> timer heap lock; the live
+ * list lock -> request lock (shutdown only). The request lock guards only suspension state.
  */
 #include "mock.h"
 
@@ -37,7 +38,7 @@ struct mock_req {
     mock_directives dir;
     mock_reply rep;
     uint64_t due; /* when the response headers may go out */
-    /* Guarded by lock, shared with the timer thread. */
+    /* Guarded by lock, shared with the timer thread; the rest is MHD-thread only. */
     bool is_suspended;
     bool woke; /* resumed since the last look at the socket */
     unsigned gen;
@@ -158,22 +159,27 @@ static void live_remove(struct mock_req *r)
 
 /* ---- suspension -------------------------------------------------------------------------- */
 
-/* Caller holds r->lock and is on the MHD thread. False when shutting down. */
+/* MHD thread only (access handler or reader). False when shutting down. r->lock is held
+ * only here and in the wake paths, never around MHD calls that take the response mutex (the
+ * reader runs under it), so the lock order stays response -> request -> MHD/timer internals. */
 static bool req_suspend(struct mock_req *r, uint64_t due)
 {
-    uint64_t wake;
+    uint64_t wake = mock_now_ms() + (uint64_t)g_mock_cfg.probe_ms;
+    bool ok = false;
 
-    if (atomic_load(&g_stopping))
-        return false;
-    wake = mock_now_ms() + (uint64_t)g_mock_cfg.probe_ms;
     if (due < wake)
         wake = due;
-    r->is_suspended = true;
-    r->gen++;
-    MHD_suspend_connection(r->conn);
-    req_ref(r);
-    mock_timer_add(wake, r, r->gen);
-    return true;
+    pthread_mutex_lock(&r->lock);
+    if (!atomic_load(&g_stopping)) {
+        r->is_suspended = true;
+        r->gen++;
+        MHD_suspend_connection(r->conn);
+        req_ref(r);
+        mock_timer_add(wake, r, r->gen);
+        ok = true;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return ok;
 }
 
 void mock_req_wake(struct mock_req *r, unsigned gen)
@@ -205,10 +211,13 @@ static bool peer_gone(struct mock_req *r)
 /* After a resume: has the client left while we were not looking? */
 static bool check_gone(struct mock_req *r)
 {
-    if (!r->woke)
-        return false;
+    bool woke;
+
+    pthread_mutex_lock(&r->lock);
+    woke = r->woke;
     r->woke = false;
-    if (peer_gone(r))
+    pthread_mutex_unlock(&r->lock);
+    if (woke && peer_gone(r))
         r->client_gone = true;
     return r->client_gone;
 }
@@ -352,14 +361,8 @@ static ssize_t reader_step(struct mock_req *r, char *buf, size_t max)
 
 static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
-    struct mock_req *r = cls;
-    ssize_t ret;
-
     (void)pos;
-    pthread_mutex_lock(&r->lock);
-    ret = reader_step(r, buf, max);
-    pthread_mutex_unlock(&r->lock);
-    return ret;
+    return reader_step(cls, buf, max);
 }
 
 static void reader_free(void *cls)
@@ -469,7 +472,6 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                                  size_t *upload_size, void **con_cls)
 {
     struct mock_req *r = *con_cls;
-    enum MHD_Result ret;
 
     (void)cls;
     (void)version;
@@ -485,10 +487,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *upload_size = 0;
         return MHD_YES;
     }
-    pthread_mutex_lock(&r->lock);
-    ret = req_step(r, url);
-    pthread_mutex_unlock(&r->lock);
-    return ret;
+    return req_step(r, url);
 }
 
 static const char *toe_name(enum MHD_RequestTerminationCode toe)
@@ -521,11 +520,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     *con_cls = NULL;
     if (!r->is_admin) {
-        bool aborted, dropped;
-        pthread_mutex_lock(&r->lock);
-        dropped = r->dropped && !r->client_gone;
-        aborted = r->client_gone || (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !dropped);
-        pthread_mutex_unlock(&r->lock);
+        bool dropped = r->dropped && !r->client_gone;
+        bool aborted =
+            r->client_gone || (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !dropped);
         mock_rec_end(r->seq, aborted, dropped ? "mock_drop" : toe_name(toe));
     }
     live_remove(r);
@@ -547,7 +544,7 @@ struct MHD_Daemon *mock_http_start(void)
     struct sockaddr_in6 sin6;
     struct sockaddr *sa;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+                     MHD_USE_ERROR_LOG;
 
     memset(&sin, 0, sizeof sin);
     memset(&sin6, 0, sizeof sin6);
@@ -567,12 +564,11 @@ struct MHD_Daemon *mock_http_start(void)
     }
     if (mock_timer_start() != 0)
         return NULL;
-    return MHD_start_daemon(flags, (uint16_t)g_mock_cfg.port, NULL, NULL, on_access, NULL,
-                            MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT,
-                            (unsigned int)20000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-                            (unsigned int)4096, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)300,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    return MHD_start_daemon(
+        flags, (uint16_t)g_mock_cfg.port, NULL, NULL, on_access, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, NULL, MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)20000,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)300, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
 }
 
 void mock_http_stop(struct MHD_Daemon *d)
