@@ -343,6 +343,7 @@ def test_limits(mock):
               "max_connections: 5 served, 3 closed at accept (%d served, %d closed)" % (served, closed))
         for s in socks:
             s.close()
+        time.sleep(0.5)  # let the gateway see those closes and free their slots
         s = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
         s.settimeout(6)
         t = time.time()
