@@ -83,8 +83,7 @@ static int actions_parse(const gw_redactor *r, json_t *obj, const char *where, r
         cm_errlist_add(errs, "%s: must be an object of TYPE: action", where);
         return CM_EINVAL;
     }
-    json_object_foreach(obj, k, v)
-    {
+    json_object_foreach (obj, k, v) {
         int t = type_find(r, k), a = json_is_string(v) ? action_parse(json_string_value(v)) : -1;
         if (t < 0) {
             cm_errlist_add(errs, "%s.%s: unknown entity type (see rules/README.md)", where, k);
@@ -112,8 +111,7 @@ static int roles_parse(gw_redactor *r, json_t *obj, cm_errlist *errs)
         return CM_EINVAL;
     }
     r->roles = cm_xcalloc(json_object_size(obj) + 1, sizeof(*r->roles));
-    json_object_foreach(obj, k, v)
-    {
+    json_object_foreach (obj, k, v) {
         char where[160];
         snprintf(where, sizeof(where), "redaction.roles.%s", k);
         gw_role_actions *ra = &r->roles[r->nroles++];
@@ -125,8 +123,7 @@ static int roles_parse(gw_redactor *r, json_t *obj, cm_errlist *errs)
             rc = CM_EINVAL;
             continue;
         }
-        json_object_foreach(v, rk, rv)
-        {
+        json_object_foreach (v, rk, rv) {
             if (strcmp(rk, "actions") != 0) {
                 cm_errlist_add(errs, "%s.%s: unknown key (expected actions)", where, rk);
                 rc = CM_EINVAL;
@@ -207,8 +204,8 @@ static int key_load(gw_redactor *r, const char *env, const char *file, const cha
 
 int gw_redactor_load(json_t *section, const char *base_dir, gw_redactor **out, cm_errlist *errs)
 {
-    static const char *const keys[] = {"rules_dir", "hmac_key_env", "hmac_key_file", "actions",
-                                       "roles",     NULL};
+    static const char *const keys[] = {"rules_dir", "hmac_key_env", "hmac_key_file",
+                                       "actions",   "roles",        NULL};
     gw_redactor *r = cm_xcalloc(1, sizeof(*r));
     const char *rules_dir = NULL, *key_env = "GATEWAY_REDACT_KEY", *key_file = NULL, *k;
     json_t *v, *actions = NULL, *roles = NULL;
@@ -219,15 +216,16 @@ int gw_redactor_load(json_t *section, const char *base_dir, gw_redactor **out, c
         rc = CM_EINVAL;
         goto out;
     }
-    json_object_foreach(section, k, v)
-    {
+    json_object_foreach (section, k, v) {
         size_t i = 0;
         while (keys[i] != NULL && strcmp(keys[i], k) != 0)
             i++;
         bool is_str = json_is_string(v) && json_string_length(v) > 0;
         if (keys[i] == NULL) {
-            cm_errlist_add(errs, "redaction.%s: unknown key (expected rules_dir, hmac_key_env, "
-                                 "hmac_key_file, actions, roles)", k);
+            cm_errlist_add(errs,
+                           "redaction.%s: unknown key (expected rules_dir, hmac_key_env, "
+                           "hmac_key_file, actions, roles)",
+                           k);
             rc = CM_EINVAL;
         } else if (i < 3 && !is_str) {
             cm_errlist_add(errs, "redaction.%s: must be a non-empty string", k);
@@ -264,8 +262,8 @@ int gw_redactor_load(json_t *section, const char *base_dir, gw_redactor **out, c
     }
     for (size_t t = 0; t < r->ntypes; t++)
         r->defaults[t] = r->types[t].action;
-    if (actions != NULL && actions_parse(r, actions, "redaction.actions", r->defaults, NULL,
-                                         errs) != 0)
+    if (actions != NULL &&
+        actions_parse(r, actions, "redaction.actions", r->defaults, NULL, errs) != 0)
         rc = CM_EINVAL;
     if (roles != NULL && roles_parse(r, roles, errs) != 0)
         rc = CM_EINVAL;
@@ -369,8 +367,7 @@ static int redact_str_or_list(walk *k, json_t *v)
         return CM_EINVAL;
     size_t i;
     json_t *e;
-    json_array_foreach(v, i, e)
-    {
+    json_array_foreach (v, i, e) {
         int rc = json_is_string(e) ? redact_str(k, e) : CM_EINVAL;
         if (rc != 0)
             return rc;
@@ -387,8 +384,7 @@ static int redact_content(walk *k, json_t *c)
         return CM_EINVAL;
     size_t i;
     json_t *p;
-    json_array_foreach(c, i, p)
-    {
+    json_array_foreach (c, i, p) {
         if (json_is_string(p)) {
             int rc = redact_str(k, p);
             if (rc != 0)
@@ -418,8 +414,7 @@ static int redact_message(walk *k, json_t *m)
     size_t i;
     if (rc == 0 && tc != NULL && !json_is_array(tc))
         rc = CM_EINVAL;
-    json_array_foreach(tc, i, c)
-    {
+    json_array_foreach (tc, i, c) {
         if (rc != 0)
             break;
         rc = redact_str(k, json_object_get(json_object_get(c, "function"), "arguments"));
@@ -465,8 +460,7 @@ int gw_redact_request(const gw_redactor *r, const char *const *roles, size_t nro
     size_t i;
     if (msgs != NULL && !json_is_array(msgs))
         rc = CM_EINVAL;
-    json_array_foreach(msgs, i, m)
-    {
+    json_array_foreach (msgs, i, m) {
         if (rc != 0)
             break;
         rc = redact_message(&k, m);
@@ -517,19 +511,16 @@ int gw_redact_restore_json(gw_redact_req *rr, json_t *response)
     json_t *choices = json_object_get(response, "choices"), *c, *p, *t;
     size_t i, j;
     int rc = 0;
-    json_array_foreach(choices, i, c)
-    {
+    json_array_foreach (choices, i, c) {
         json_t *m = json_object_get(c, "message"), *content = json_object_get(m, "content");
         rc = restore_str(rr, content);
-        json_array_foreach(content, j, p)
-        {
+        json_array_foreach (content, j, p) {
             if (rc == 0)
                 rc = restore_str(rr, json_object_get(p, "text"));
         }
         if (rc == 0)
             rc = restore_str(rr, json_object_get(m, "refusal"));
-        json_array_foreach(json_object_get(m, "tool_calls"), j, t)
-        {
+        json_array_foreach (json_object_get(m, "tool_calls"), j, t) {
             if (rc == 0)
                 rc = restore_str(rr, json_object_get(json_object_get(t, "function"), "arguments"));
         }
@@ -542,8 +533,8 @@ int gw_redact_restore_json(gw_redact_req *rr, json_t *response)
 }
 
 /* Restore one streamed piece; *changed tells whether the JSON must be rewritten. */
-static int restore_piece(gw_redact_req *rr, int id, json_t *parent, const char *key,
-                         bool is_last, bool *changed)
+static int restore_piece(gw_redact_req *rr, int id, json_t *parent, const char *key, bool is_last,
+                         bool *changed)
 {
     json_t *s = json_object_get(parent, key);
     if (s != NULL && !json_is_string(s) && !json_is_null(s))
@@ -564,8 +555,8 @@ static int restore_piece(gw_redact_req *rr, int id, json_t *parent, const char *
     if (rc == 0 && (out.len != len || (len > 0 && memcmp(out.data, text, len) != 0))) {
         if (s == NULL && out.len == 0) {
             /* nothing to add */
-        } else if (json_object_set_new(parent, key, json_stringn(out.data ? out.data : "",
-                                                                 out.len)) != 0) {
+        } else if (json_object_set_new(parent, key,
+                                       json_stringn(out.data ? out.data : "", out.len)) != 0) {
             rc = CM_EINTERNAL;
         } else {
             *changed = true;
@@ -594,14 +585,14 @@ static int flush_streams(gw_redact_req *rr, cm_buf *out)
                                held.data, held.len);
                 json_object_set_new(delta, "tool_calls", json_pack("[o]", fn));
             }
-            json_array_append_new(choices, json_pack("{s:i,s:o}", "index", id / 1024, "delta",
-                                                     delta));
+            json_array_append_new(choices,
+                                  json_pack("{s:i,s:o}", "index", id / 1024, "delta", delta));
         }
         cm_buf_fini(&held);
     }
     if (rc == 0 && json_array_size(choices) > 0) {
-        json_t *chunk = json_pack("{s:s,s:o}", "object", "chat.completion.chunk", "choices",
-                                  choices);
+        json_t *chunk =
+            json_pack("{s:s,s:o}", "object", "chat.completion.chunk", "choices", choices);
         choices = NULL;
         char *s = chunk ? json_dumps(chunk, JSON_COMPACT) : NULL;
         rc = s ? cm_buf_append(out, s, strlen(s)) : CM_EINTERNAL;
@@ -627,8 +618,7 @@ int gw_redact_restore_event(gw_redact_req *rr, const char *data, size_t len, cm_
     int rc = 0;
     size_t i, j;
     json_t *c, *t;
-    json_array_foreach(json_object_get(ev, "choices"), i, c)
-    {
+    json_array_foreach (json_object_get(ev, "choices"), i, c) {
         json_t *jidx = json_object_get(c, "index"), *delta = json_object_get(c, "delta");
         json_t *fin = json_object_get(c, "finish_reason");
         int idx = json_is_integer(jidx) ? (int)json_integer_value(jidx) : (int)i;
@@ -643,13 +633,11 @@ int gw_redact_restore_event(gw_redact_req *rr, const char *data, size_t len, cm_
         }
         if (rc == 0 && (json_object_get(delta, "content") != NULL || is_last))
             rc = restore_piece(rr, idx * 1024, delta, "content", is_last, &changed);
-        json_array_foreach(json_object_get(delta, "tool_calls"), j, t)
-        {
+        json_array_foreach (json_object_get(delta, "tool_calls"), j, t) {
             json_t *ti = json_object_get(t, "index"), *fn = json_object_get(t, "function");
             int tidx = json_is_integer(ti) ? (int)json_integer_value(ti) : (int)j;
             if (rc == 0 && json_is_object(fn) && tidx >= 0 && tidx < 1000)
-                rc = restore_piece(rr, idx * 1024 + 1 + tidx, fn, "arguments", is_last,
-                                   &changed);
+                rc = restore_piece(rr, idx * 1024 + 1 + tidx, fn, "arguments", is_last, &changed);
         }
         /* a finish chunk without the tool call still releases its held tail */
         for (size_t k = 0; rc == 0 && is_last && k < rr->nstreams; k++) {
@@ -666,8 +654,7 @@ int gw_redact_restore_event(gw_redact_req *rr, const char *data, size_t len, cm_
                     json_object_set_new(delta, "tool_calls", tc);
                 }
                 json_array_append_new(tc, json_pack("{s:i,s:{s:s%}}", "index", id % 1024 - 1,
-                                                    "function", "arguments", held.data,
-                                                    held.len));
+                                                    "function", "arguments", held.data, held.len));
                 changed = true;
             }
             cm_buf_fini(&held);
@@ -702,8 +689,8 @@ int gw_redact_audit(const gw_redact_req *rr, cm_buf *out)
 /* ---- gateway redact -------------------------------------------------------- */
 
 /* Redact one text with the default actions; findings as a JSON array. */
-static int cli_one(const gw_redactor *r, red_worker *w, const char *text, size_t len,
-                   cm_buf *out, json_t **findings, const char **block_type)
+static int cli_one(const gw_redactor *r, red_worker *w, const char *text, size_t len, cm_buf *out,
+                   json_t **findings, const char **block_type)
 {
     cm_arena *a = cm_arena_new(0);
     red_session *s = NULL;
@@ -715,10 +702,10 @@ static int cli_one(const gw_redactor *r, red_worker *w, const char *text, size_t
     if (rc == 0 && findings != NULL) {
         *findings = json_array();
         for (size_t i = 0; i < nf; i++)
-            json_array_append_new(*findings, json_pack("{s:s,s:s,s:I,s:I}", "type",
-                                                       r->types[f[i].type].name, "rule", f[i].rule,
-                                                       "start", (json_int_t)f[i].start, "end",
-                                                       (json_int_t)f[i].end));
+            json_array_append_new(*findings,
+                                  json_pack("{s:s,s:s,s:I,s:I}", "type", r->types[f[i].type].name,
+                                            "rule", f[i].rule, "start", (json_int_t)f[i].start,
+                                            "end", (json_int_t)f[i].end));
     }
     if (rc == 0)
         rc = red_apply(s, r->defaults, text, len, f, nf, out, block_type);
@@ -811,8 +798,8 @@ int gw_redact_cli(int argc, char **argv)
         json_t *findings = NULL, *res = json_object();
         const char *blocked = NULL;
         cm_buf_reset(&out);
-        int rc = cli_one(r, w, json_string_value(text), json_string_length(text), &out,
-                         &findings, &blocked);
+        int rc = cli_one(r, w, json_string_value(text), json_string_length(text), &out, &findings,
+                         &blocked);
         json_t *id = json_object_get(obj, "id");
         json_object_set(res, "id", id ? id : json_null());
         if (rc == 0)

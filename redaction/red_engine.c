@@ -204,7 +204,7 @@ static int compile_db(red_engine *eng, int which, hs_database_t **db, hs_scratch
     int rc = 0;
     for (size_t i = 0; i < eng->nrules; i++) {
         red_rule *r = &eng->rules[i];
-        if (r->trigger != which)
+        if (r->trigger != which || r->is_shared)
             continue;
         exprs[n] = r->hs_pattern ? r->hs_pattern : r->pattern;
         flags[n] = hs_flags(r) | (r->is_prefilter ? HS_FLAG_PREFILTER : 0);
@@ -218,14 +218,14 @@ static int compile_db(red_engine *eng, int which, hs_database_t **db, hs_scratch
     hs_compile_error_t *ce = NULL;
     if (hs_compile_multi(exprs, flags, ids, (unsigned)n, HS_MODE_BLOCK, NULL, db, &ce) !=
         HS_SUCCESS) {
-        unsigned id = ce->expression >= 0 && (size_t)ce->expression < n ? ids[ce->expression]
-                                                                         : UINT32_MAX;
+        unsigned id =
+            ce->expression >= 0 && (size_t)ce->expression < n ? ids[ce->expression] : UINT32_MAX;
         if (id < eng->nrules) {
             rerr(errs, &eng->rules[id], "Hyperscan: ", ce->message);
         } else if (id != UINT32_MAX) {
             const red_trigger *t = &eng->triggers[id - RED_TRIGGER_BASE];
-            cm_errlist_add(errs, "%s:%u: trigger \"%s\": Hyperscan: %s", t->file, t->line,
-                           t->name, ce->message);
+            cm_errlist_add(errs, "%s:%u: trigger \"%s\": Hyperscan: %s", t->file, t->line, t->name,
+                           ce->message);
         } else {
             cm_errlist_add(errs, "Hyperscan: %s", ce->message);
         }
@@ -270,6 +270,33 @@ static int resolve_triggers(red_engine *eng, cm_errlist *errs)
     return rc;
 }
 
+static const char *hs_expr(const red_rule *r)
+{
+    return r->hs_pattern ? r->hs_pattern : r->pattern;
+}
+
+/* Rules of one database with the same expression and flags share one
+ * Hyperscan id: the scan pays for it once and its hits go to all of them. */
+static void share_expressions(red_engine *eng)
+{
+    for (size_t i = 0; i < eng->nrules; i++) {
+        red_rule *r = &eng->rules[i];
+        r->same_next = -1;
+        r->is_shared = false;
+        for (size_t j = 0; j < i; j++) {
+            red_rule *q = &eng->rules[j];
+            if (q->is_shared || q->trigger != r->trigger || q->flags != r->flags ||
+                q->is_prefilter != r->is_prefilter || strcmp(hs_expr(q), hs_expr(r)) != 0)
+                continue;
+            while (q->same_next >= 0)
+                q = &eng->rules[q->same_next];
+            q->same_next = (int)i;
+            r->is_shared = true;
+            break;
+        }
+    }
+}
+
 int red_engine_compile(red_engine *eng, cm_errlist *errs)
 {
     int rc = resolve_triggers(eng, errs);
@@ -284,6 +311,7 @@ int red_engine_compile(red_engine *eng, cm_errlist *errs)
         cm_errlist_add(errs, "no rules found");
         return CM_EINVAL;
     }
+    share_expressions(eng);
     rc = compile_db(eng, -1, &eng->db, &eng->proto, errs);
     for (size_t t = 0; t < eng->ntriggers && rc == 0; t++)
         rc = compile_db(eng, (int)t, &eng->triggers[t].db, &eng->triggers[t].proto, errs);
@@ -344,8 +372,13 @@ int red_worker_new(const red_engine *eng, red_worker **out)
         }
     w->md = pcre2_match_data_create(eng->max_groups + 1, NULL);
     w->mctx = pcre2_match_context_create(NULL);
+    /* long key blocks repeat groups thousands of times: a bigger JIT stack
+     * than the 32 KB default, so they are confirmed instead of refused */
+    w->jit_stack = pcre2_jit_stack_create(32 * 1024, 4 * 1024 * 1024, NULL);
+    if (w->mctx != NULL && w->jit_stack != NULL)
+        pcre2_jit_stack_assign(w->mctx, NULL, w->jit_stack);
     w->bucket = cm_xcalloc(eng->nrules + 1, sizeof(*w->bucket));
-    if (w->md == NULL || w->mctx == NULL) {
+    if (w->md == NULL || w->mctx == NULL || w->jit_stack == NULL) {
         red_worker_free(w);
         return CM_EINTERNAL;
     }
@@ -364,10 +397,12 @@ void red_worker_free(red_worker *w)
     }
     pcre2_match_data_free(w->md);
     pcre2_match_context_free(w->mctx);
+    pcre2_jit_stack_free(w->jit_stack);
     free(w->hits);
     free(w->sorted);
     free(w->bucket);
     free(w->cands);
+    free(w->cands_tmp);
     free(w->found);
     free(w);
 }

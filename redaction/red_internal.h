@@ -77,10 +77,14 @@ typedef struct red_rule {
     char *context_raw, *deny_raw; /* while parsing: lists may continue on more lines */
     bool is_context_required;
     size_t max_len; /* bound on a match's length; from Hyperscan or the file */
+    bool has_span_class;
+    bool span_class[256]; /* every byte from a match's start to its trigger end is one of these */
     red_example *ex;
     size_t nex;
     char *trigger_name; /* while parsing */
     int trigger;        /* index into eng->triggers, or -1: in the main database */
+    int same_next;      /* next rule with the very same Hyperscan expression, or -1 */
+    bool is_shared;     /* its expression is compiled once, under an earlier rule's id */
     /* compiled */
     pcre2_code *re;
     bool is_prefilter;
@@ -96,6 +100,7 @@ typedef struct red_trigger {
     char *hs_pattern;
     unsigned flags;
     bool extend[256];
+    unsigned margin; /* bytes added on both sides of the region */
     hs_database_t *db;
     hs_scratch_t *proto;
 } red_trigger;
@@ -139,16 +144,17 @@ struct red_worker {
     size_t nregions[RED_MAX_TRIGGERS], capregions[RED_MAX_TRIGGERS];
     const char *text; /* during a scan */
     size_t len;
-    uint32_t sub_base;  /* offset of the region being sub-scanned */
+    uint32_t sub_base; /* offset of the region being sub-scanned */
     pcre2_match_data *md;
     pcre2_match_context *mctx;
+    pcre2_jit_stack *jit_stack;
     red_hit *hits;
     size_t nhits, caphits;
     size_t *bucket; /* per rule: first hit index after the counting sort */
     red_hit *sorted;
     size_t capsorted;
-    red_cand *cands;
-    size_t ncands, capcands;
+    red_cand *cands, *cands_tmp;
+    size_t ncands, capcands, captmp;
     red_finding *found;
     size_t nfound, capfound;
     int hs_error; /* set by the callback when it must stop the scan */
@@ -193,10 +199,9 @@ const red_validator *red_validator_find(const char *name);
 /* red_engine.c */
 int red_engine_compile(red_engine *eng, cm_errlist *errs);
 /* red_scan.c: candidates of one rule only (before merging), for examples. */
-int red_scan_rule(red_worker *w, uint32_t rule, const char *text, size_t len,
-                  const red_cand **out, size_t *n);
-bool red_words_near(const red_words *ws, const char *text, size_t len, size_t start,
-                    size_t end);
+int red_scan_rule(red_worker *w, uint32_t rule, const char *text, size_t len, const red_cand **out,
+                  size_t *n);
+bool red_words_near(const red_words *ws, const char *text, size_t len, size_t start, size_t end);
 /* red_valid*.c */
 bool red_luhn_ok(const char *digits, size_t n);
 bool red_iban_ok(const char *s, size_t n, size_t *used);

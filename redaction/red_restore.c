@@ -12,8 +12,7 @@ static inline bool is_name_char(char c)
 }
 
 /* At p (a '<'), parse <TYPE_N>; returns its length and the pseudonym, or 0. */
-static size_t placeholder_at(const red_session *s, const char *p, size_t n,
-                             const red_pseudo **out)
+static size_t placeholder_at(const red_session *s, const char *p, size_t n, const red_pseudo **out)
 {
     size_t i = 1;
     while (i < n && i < RED_HOLD_MAX && is_name_char(p[i]))
@@ -106,8 +105,7 @@ static red_hold *hold_get(red_session *s, int id)
     return h;
 }
 
-int red_restore(red_session *s, int stream, const char *text, size_t len, bool is_last,
-                cm_buf *out)
+int red_restore(red_session *s, int stream, const char *text, size_t len, bool is_last, cm_buf *out)
 {
     if (stream < 0)
         return restore_all(s, text, len, out);

@@ -141,7 +141,10 @@ static void example_add(parser *p, unsigned line, const char *val, bool is_posit
         t[o++] = val[i];
     }
     t[o] = '\0';
-    red_example ex = {.text = t, .span_start = SIZE_MAX, .span_end = SIZE_MAX, .line = line,
+    red_example ex = {.text = t,
+                      .span_start = SIZE_MAX,
+                      .span_end = SIZE_MAX,
+                      .line = line,
                       .is_positive = is_positive};
     char *a = strstr(t, "[[");
     char *b = a ? strstr(a + 2, "]]") : NULL;
@@ -220,15 +223,24 @@ static bool class_parse(const char *v, bool set[256])
     memset(set, 0, 256 * sizeof(*set));
     for (size_t i = 1; i + 1 < n; i++) {
         unsigned char a = (unsigned char)v[i];
-        if (a == '\\' && i + 2 < n)
+        if (a == '\\' && i + 4 < n && v[i + 1] == 'x') {
+            a = (unsigned char)strtoul((const char[]){v[i + 2], v[i + 3], '\0'}, NULL, 16);
+            i += 3;
+        } else if (a == '\\' && i + 2 < n) {
             a = (unsigned char)v[++i];
+        }
         if (i + 2 < n - 1 && v[i + 1] == '-') {
             unsigned char b = (unsigned char)v[i + 2];
+            size_t skip = 2;
+            if (b == '\\' && i + 5 < n && v[i + 3] == 'x') {
+                b = (unsigned char)strtoul((const char[]){v[i + 4], v[i + 5], '\0'}, NULL, 16);
+                skip = 5;
+            }
             if (b < a)
                 return false;
             for (unsigned c = a; c <= b; c++)
                 set[c] = true;
-            i += 2;
+            i += skip;
         } else {
             set[a] = true;
         }
@@ -246,6 +258,12 @@ static void trigger_key(parser *p, unsigned line, const char *k, const char *v)
     } else if (strcmp(k, "extend") == 0) {
         if (!class_parse(v, t->extend))
             perr(p, line, "extend must be a byte class like [0-9 .-]: ", v);
+    } else if (strcmp(k, "margin") == 0) {
+        long m;
+        if (!num_parse(v, 0, 16, &m))
+            perr(p, line, "margin must be 0..16: ", v);
+        else
+            t->margin = (unsigned)m;
     } else if (strcmp(k, "flags") == 0) {
         if (strcmp(v, "caseless") == 0)
             t->flags = RED_F_CASELESS;
@@ -402,6 +420,10 @@ static void key_value(parser *p, unsigned line, const char *k, const char *v)
         if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
             perr(p, line, "context_required is yes or no: ", v);
         r->is_context_required = strcmp(v, "yes") == 0;
+    } else if (strcmp(k, "span_class") == 0) {
+        if (!class_parse(v, r->span_class))
+            perr(p, line, "span_class must be a byte class like [0-9 .-]: ", v);
+        r->has_span_class = true;
     } else if (strcmp(k, "trigger") == 0) {
         set_str(p, &r->trigger_name, v);
     } else if (strcmp(k, "max_len") == 0) {

@@ -51,33 +51,37 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
     (void)from;
     (void)flags;
     red_worker *w = ctx;
-    if (id >= RED_TRIGGER_BASE)
+    if (id >= RED_TRIGGER_BASE) {
         region_add(w, id - RED_TRIGGER_BASE, (size_t)to);
-    else
-        hit_add(w, id, (size_t)to);
+        return 0;
+    }
+    for (int r = (int)id; r >= 0; r = w->eng->rules[r].same_next)
+        hit_add(w, (unsigned)r, (size_t)to);
     return 0;
 }
 
-static int on_sub_match(unsigned id, unsigned long long from, unsigned long long to,
-                        unsigned flags, void *ctx)
+static int on_sub_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                        void *ctx)
 {
     (void)from;
     (void)flags;
     red_worker *w = ctx;
-    hit_add(w, id, w->sub_base + (size_t)to);
+    for (int r = (int)id; r >= 0; r = w->eng->rules[r].same_next)
+        hit_add(w, (unsigned)r, w->sub_base + (size_t)to);
     return 0;
 }
 
-/* Scan each trigger region with the trigger's own rules, one byte of
- * context on each side so that \b sees the real neighbours. */
+/* Scan each trigger region with the trigger's own rules, with the trigger's
+ * margin and one more byte on each side so that \b sees the real neighbours. */
 static int sub_scan(red_worker *w)
 {
     const red_engine *eng = w->eng;
     for (size_t t = 0; t < eng->ntriggers; t++) {
         for (size_t i = 0; i < w->nregions[t]; i++) {
             size_t a = w->regions[t][i].start, b = w->regions[t][i].end;
-            a = a > 0 ? a - 1 : 0;
-            b = b < w->len ? b + 1 : b;
+            size_t m = eng->triggers[t].margin + 1;
+            a = a > m ? a - m : 0;
+            b = b + m < w->len ? b + m : w->len;
             w->sub_base = (uint32_t)a;
             if (hs_scan(eng->triggers[t].db, w->text + a, (unsigned)(b - a), 0, w->sub_scratch[t],
                         on_sub_match, w) != HS_SUCCESS)
@@ -141,8 +145,8 @@ static void cand_add(red_worker *w, size_t start, size_t end, uint32_t rule)
 }
 
 /* Decide one PCRE2 match: value group, validator, entropy, deny and context words. */
-static bool accept(const red_rule *r, const char *text, size_t len,
-                   const PCRE2_SIZE *ov, size_t *vs, size_t *ve)
+static bool accept(const red_rule *r, const char *text, size_t len, const PCRE2_SIZE *ov,
+                   size_t *vs, size_t *ve)
 {
     size_t s = SIZE_MAX, e = 0;
     for (int i = 0; i < r->ngroups; i++) {
@@ -155,8 +159,8 @@ static bool accept(const red_rule *r, const char *text, size_t len,
     }
     if (s == SIZE_MAX)
         return false;
-    red_vctx v = {.text = text, .len = len, .start = s, .end = e, .mstart = ov[0],
-                  .mend = ov[1], .rule = r};
+    red_vctx v = {
+        .text = text, .len = len, .start = s, .end = e, .mstart = ov[0], .mend = ov[1], .rule = r};
     red_verdict vd = r->validator ? r->validator->fn(&v) : RED_V_YES;
     if (vd == RED_V_NO || v.end <= v.start)
         return false;
@@ -192,6 +196,13 @@ static int confirm(red_worker *w, uint32_t ri, const red_hit *h, size_t nh, cons
         size_t s = e > r->max_len ? e - r->max_len : 0;
         if (s < pos)
             s = pos;
+        if (r->has_span_class) {
+            /* the match lies inside the run of span_class bytes that ends at e */
+            size_t k = e;
+            while (k > s && r->span_class[(unsigned char)text[k - 1]])
+                k--;
+            s = k;
+        }
         pcre2_set_offset_limit(w->mctx, e);
         int rc = pcre2_jit_match(r->re, (PCRE2_SPTR)text, len, s, 0, w->md, w->mctx);
         if (rc == PCRE2_ERROR_NOMATCH) {
@@ -316,12 +327,46 @@ static int cmp_found(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
+/* Candidates by start; stable, so equal input gives equal order. Large
+ * sets (a whole document) take two 16-bit counting passes instead of qsort. */
+static void sort_by_start(red_worker *w)
+{
+    size_t n = w->ncands;
+    if (n < 2048) {
+        qsort(w->cands, n, sizeof(*w->cands), cmp_cand_start);
+        return;
+    }
+    if (w->captmp < n) {
+        w->captmp = n;
+        w->cands_tmp = cm_xrealloc(w->cands_tmp, n * sizeof(*w->cands_tmp));
+    }
+    static _Thread_local uint32_t cnt[1u << 16];
+    red_cand *src = w->cands, *dst = w->cands_tmp;
+    for (unsigned shift = 0; shift < 32; shift += 16) {
+        memset(cnt, 0, sizeof(cnt));
+        for (size_t i = 0; i < n; i++)
+            cnt[(src[i].start >> shift) & 0xFFFF]++;
+        uint32_t sum = 0;
+        for (size_t b = 0; b < (1u << 16); b++) {
+            uint32_t c = cnt[b];
+            cnt[b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[cnt[(src[i].start >> shift) & 0xFFFF]++] = src[i];
+        red_cand *t = src;
+        src = dst;
+        dst = t;
+    }
+    /* two passes: the sorted data is back in w->cands */
+}
+
 /* Overlapping candidates form groups; inside a group the best-ranked ones win
  * and the rest that overlap a winner go. Deterministic for equal input. */
 static void merge(red_worker *w)
 {
     w->nfound = 0;
-    qsort(w->cands, w->ncands, sizeof(*w->cands), cmp_cand_start);
+    sort_by_start(w);
     size_t i = 0;
     while (i < w->ncands) {
         size_t j = i + 1, reach = w->cands[i].end;
@@ -363,8 +408,8 @@ int red_scan(red_worker *w, const char *text, size_t len, const red_finding **ou
     return 0;
 }
 
-int red_scan_rule(red_worker *w, uint32_t rule, const char *text, size_t len,
-                  const red_cand **out, size_t *n)
+int red_scan_rule(red_worker *w, uint32_t rule, const char *text, size_t len, const red_cand **out,
+                  size_t *n)
 {
     int rc = scan_cands(w, (long)rule, text, len);
     *out = w->cands;

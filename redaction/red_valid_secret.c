@@ -9,13 +9,18 @@
 #include <string.h>
 #include <strings.h>
 
-/* c * log2(c) for small counts, so entropy needs no log per symbol. */
+/* c * log2(c) for small counts, so entropy needs no log per symbol; and the
+ * first bytes of the placeholder substrings below. Filled once at engine load. */
 static float clog2c[1024];
+static bool placeholder_first[256];
+static const char placeholder_firsts[] = "${}gepsv!yrih_-x*.<(fkt";
 
 void red_entropy_init(void)
 {
     for (int c = 1; c < 1024; c++)
         clog2c[c] = (float)(c * log2((double)c));
+    for (const char *p = placeholder_firsts; *p != '\0'; p++)
+        placeholder_first[(unsigned char)*p] = true;
 }
 
 double red_entropy(const char *s, size_t n)
@@ -70,7 +75,10 @@ typedef struct word {
     const char *s;
     size_t n;
 } word;
-#define W(x) {x, sizeof(x) - 1}
+#define W(x)                                                                                       \
+    {                                                                                              \
+        x, sizeof(x) - 1                                                                           \
+    }
 
 static bool in_words(const char *s, size_t n, const word *ws, size_t nw)
 {
@@ -88,100 +96,61 @@ bool red_is_placeholder(const char *s, size_t n)
     if (s[0] == '$' || s[0] == '%' || s[0] == '<' || s[0] == '{' || s[0] == '[' || s[0] == '(')
         return true;
     /* substrings, tested only where their first byte occurs */
-    static const word subs[] = {
-        W("${"),
-        W("{{"),
-        W("}}"),
-        W("getenv"),
-        W("environ"),
-        W("process.env"),
-        W("env("),
-        W("env["),
-        W("secretkeyref"),
-        W("vault:"),
-        W("!vault"),
-        W("your_"),
-        W("your-"),
-        W("yourpass"),
-        W("yoursecret"),
-        W("yourkey"),
-        W("yourtoken"),
-        W("placeholder"),
-        W("redacted"),
-        W("replace"),
-        W("insert"),
-        W("here>"),
-        W("_here"),
-        W("-here"),
-        W("xxxx"),
-        W("****"),
-        W("...."),
-        W("<"),
-        W("()"),
-        W("fixme"),
-        W("secretsmanager"),
-        W("keyvault"),
-        W("todo"),
-    };
-    char low[512];
-    bool first[256] = {false};
-    for (size_t k = 0; k < sizeof(subs) / sizeof(subs[0]); k++)
-        first[(unsigned char)subs[k].s[0]] = true;
-    size_t m = n < sizeof(low) ? n : sizeof(low);
-    for (size_t i = 0; i < m; i++)
-        low[i] = (char)tolower((unsigned char)s[i]);
-    for (size_t i = 0; i < m; i++) {
-        if (!first[(unsigned char)low[i]])
+    static const word subs[] = {W("${"),
+                                W("{{"),
+                                W("}}"),
+                                W("getenv"),
+                                W("environ"),
+                                W("process.env"),
+                                W("env("),
+                                W("env["),
+                                W("secretkeyref"),
+                                W("vault:"),
+                                W("!vault"),
+                                W("your_"),
+                                W("your-"),
+                                W("yourpass"),
+                                W("yoursecret"),
+                                W("yourkey"),
+                                W("yourtoken"),
+                                W("placeholder"),
+                                W("redacted"),
+                                W("replace"),
+                                W("insert"),
+                                W("here>"),
+                                W("_here"),
+                                W("-here"),
+                                W("xxxx"),
+                                W("****"),
+                                W("...."),
+                                W("<"),
+                                W("()"),
+                                W("fixme"),
+                                W("secretsmanager"),
+                                W("keyvault"),
+                                W("todo")};
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)tolower((unsigned char)s[i]);
+        if (!placeholder_first[c])
             continue;
-        for (size_t k = 0; k < sizeof(subs) / sizeof(subs[0]); k++)
-            if (subs[k].s[0] == low[i] && subs[k].n <= m - i &&
-                memcmp(low + i, subs[k].s, subs[k].n) == 0)
+        for (size_t k = 0; k < sizeof(subs) / sizeof(subs[0]); k++) {
+            if ((unsigned char)subs[k].s[0] != c || subs[k].n > n - i)
+                continue;
+            size_t j = 1;
+            while (j < subs[k].n && tolower((unsigned char)s[i + j]) == subs[k].s[j])
+                j++;
+            if (j == subs[k].n)
                 return true;
+        }
     }
     static const word words[] = {
-        W("null"),
-        W("none"),
-        W("nil"),
-        W("true"),
-        W("false"),
-        W("undefined"),
-        W("empty"),
-        W("hidden"),
-        W("secret"),
-        W("password"),
-        W("passwd"),
-        W("pwd"),
-        W("token"),
-        W("string"),
-        W("str"),
-        W("int"),
-        W("bool"),
-        W("boolean"),
-        W("number"),
-        W("any"),
-        W("object"),
-        W("required"),
-        W("optional"),
-        W("n/a"),
-        W("na"),
-        W("tbd"),
-        W("env"),
-        W("value"),
-        W("bytes"),
-        W("text"),
-        W("char"),
-        W("varchar"),
-        W("mask"),
-        W("masked"),
-        W("private"),
-        W("apikey"),
-        W("api_key"),
-        W("key"),
-        W("changeit"),
-        W("unset"),
-        W("default"),
-        W("blank"),
-    };
+        W("null"),    W("none"),    W("nil"),      W("true"),     W("false"),    W("undefined"),
+        W("empty"),   W("hidden"),  W("secret"),   W("password"), W("passwd"),   W("pwd"),
+        W("token"),   W("string"),  W("str"),      W("int"),      W("bool"),     W("boolean"),
+        W("number"),  W("any"),     W("object"),   W("required"), W("optional"), W("n/a"),
+        W("na"),      W("tbd"),     W("env"),      W("value"),    W("bytes"),    W("text"),
+        W("char"),    W("varchar"), W("mask"),     W("masked"),   W("private"),  W("apikey"),
+        W("api_key"), W("key"),     W("changeit"), W("unset"),    W("default"),  W("blank")};
     if (in_words(s, n, words, sizeof(words) / sizeof(words[0])))
         return true;
     bool is_same = true;
@@ -207,63 +176,18 @@ bool red_is_placeholder(const char *s, size_t n)
 static bool is_common_word(const char *s, size_t n)
 {
     static const word words[] = {
-        W("reset"),
-        W("forgotten"),
-        W("forgot"),
-        W("expired"),
-        W("required"),
-        W("incorrect"),
-        W("invalid"),
-        W("changed"),
-        W("change"),
-        W("please"),
-        W("is"),
-        W("was"),
-        W("the"),
-        W("and"),
-        W("for"),
-        W("not"),
-        W("protected"),
-        W("wrong"),
-        W("missing"),
-        W("updated"),
-        W("update"),
-        W("same"),
-        W("sent"),
-        W("below"),
-        W("above"),
-        W("attached"),
-        W("unknown"),
-        W("locked"),
-        W("manager"),
-        W("policy"),
-        W("vergessen"),
-        W("falsch"),
-        W("abgelaufen"),
-        W("geändert"),
-        W("oublié"),
-        W("incorrect"),
-        W("expiré"),
-        W("olvidé"),
-        W("olvidada"),
-        W("caducada"),
-        W("incorrecta"),
-        W("reset."),
-        W("ok"),
-        W("yes"),
-        W("no"),
-        W("see"),
-        W("via"),
-        W("from"),
-        W("with"),
-        W("field"),
-        W("hash"),
-        W("hashed"),
-        W("length"),
-        W("strength"),
-        W("strong"),
-        W("weak"),
-    };
+        W("reset"),      W("forgotten"), W("forgot"),     W("expired"),  W("required"),
+        W("incorrect"),  W("invalid"),   W("changed"),    W("change"),   W("please"),
+        W("is"),         W("was"),       W("the"),        W("and"),      W("for"),
+        W("not"),        W("protected"), W("wrong"),      W("missing"),  W("updated"),
+        W("update"),     W("same"),      W("sent"),       W("below"),    W("above"),
+        W("attached"),   W("unknown"),   W("locked"),     W("manager"),  W("policy"),
+        W("vergessen"),  W("falsch"),    W("abgelaufen"), W("geändert"), W("oublié"),
+        W("incorrect"),  W("expiré"),    W("olvidé"),     W("olvidada"), W("caducada"),
+        W("incorrecta"), W("reset."),    W("ok"),         W("yes"),      W("no"),
+        W("see"),        W("via"),       W("from"),       W("with"),     W("field"),
+        W("hash"),       W("hashed"),    W("length"),     W("strength"), W("strong"),
+        W("weak")};
     return in_words(s, n, words, sizeof(words) / sizeof(words[0]));
 }
 
@@ -293,69 +217,17 @@ static bool is_meta_key(const red_vctx *v)
     if (w > b && isupper((unsigned char)t[w - 1]) && islower((unsigned char)t[w]))
         w--;
     static const word meta[] = {
-        W("id"),
-        W("type"),
-        W("length"),
-        W("len"),
-        W("ttl"),
-        W("expiry"),
-        W("expires"),
-        W("expiration"),
-        W("url"),
-        W("uri"),
-        W("endpoint"),
-        W("file"),
-        W("path"),
-        W("name"),
-        W("header"),
-        W("prefix"),
-        W("enabled"),
-        W("days"),
-        W("seconds"),
-        W("count"),
-        W("version"),
-        W("policy"),
-        W("required"),
-        W("min"),
-        W("max"),
-        W("format"),
-        W("algorithm"),
-        W("alg"),
-        W("usage"),
-        W("timeout"),
-        W("field"),
-        W("label"),
-        W("hint"),
-        W("strength"),
-        W("rotation"),
-        W("location"),
-        W("arn"),
-        W("ref"),
-        W("env"),
-        W("var"),
-        W("domain"),
-        W("host"),
-        W("hostname"),
-        W("method"),
-        W("mode"),
-        W("provider"),
-        W("scheme"),
-        W("server"),
-        W("user"),
-        W("username"),
-        W("email"),
-        W("sender"),
-        W("audience"),
-        W("issuer"),
-        W("scope"),
-        W("realm"),
-        W("account"),
-        W("lifetime"),
-        W("store"),
-        W("dir"),
-        W("size"),
-        W("mask"),
-    };
+        W("id"),       W("type"),       W("length"),    W("len"),      W("ttl"),      W("expiry"),
+        W("expires"),  W("expiration"), W("url"),       W("uri"),      W("endpoint"), W("file"),
+        W("path"),     W("name"),       W("header"),    W("prefix"),   W("enabled"),  W("days"),
+        W("seconds"),  W("count"),      W("version"),   W("policy"),   W("required"), W("min"),
+        W("max"),      W("format"),     W("algorithm"), W("alg"),      W("usage"),    W("timeout"),
+        W("field"),    W("label"),      W("hint"),      W("strength"), W("rotation"), W("location"),
+        W("arn"),      W("ref"),        W("env"),       W("var"),      W("domain"),   W("host"),
+        W("hostname"), W("method"),     W("mode"),      W("provider"), W("scheme"),   W("server"),
+        W("user"),     W("username"),   W("email"),     W("sender"),   W("audience"), W("issuer"),
+        W("scope"),    W("realm"),      W("account"),   W("lifetime"), W("store"),    W("dir"),
+        W("size"),     W("mask")};
     return in_words(t + w, e - w, meta, sizeof(meta) / sizeof(meta[0]));
 }
 
@@ -373,8 +245,8 @@ static bool is_key_start(const red_vctx *v)
     while (k > 0 && (isalnum((unsigned char)t[k - 1]) || strchr("_.-", t[k - 1]) != NULL) &&
            v->mstart - k < 64)
         k--;
-    return !(k > 0 && (t[k - 1] == '{' || t[k - 1] == '$' || (t[k - 1] == ' ' && k > 1 &&
-                                                                t[k - 2] == '{')));
+    return !(k > 0 &&
+             (t[k - 1] == '{' || t[k - 1] == '$' || (t[k - 1] == ' ' && k > 1 && t[k - 2] == '{')));
 }
 
 /* An assigned secret (env, YAML, JSON, code): not a reference, not prose,
@@ -450,13 +322,15 @@ red_verdict red_v_password(red_vctx *v)
 }
 
 /* File extensions that follow '@' in asset names (icon@2x.png) and package pins. */
-static const char *const not_tlds[] = {
-    "png",  "jpg",  "jpeg", "gif", "svg",  "webp", "js",   "mjs",  "ts",   "css", "scss",
-    "html", "htm",  "json", "xml", "yml",  "yaml", "txt",  "pdf",  "zip",  "gz",  "tar",
-    "py",   "rb",   "rs",   "java", "php", "cpp",  "hpp",  "log",  "ini",  "cfg", "conf",
-    "lock", "toml", "env",  "bak", "tmp",  "bat",  "exe",  "dll",  "so",   "mp3", "mp4",
-    "wav",  "mov",  "ico",  "ttf", "woff", "vue",  "jsx",  "tsx",  "sql",  "db",  "pem",
-    "crt",  "invalid", "localhost"};
+static const word not_tlds[] = {
+    W("png"),     W("jpg"),      W("jpeg"), W("gif"),  W("svg"), W("webp"), W("js"),  W("mjs"),
+    W("ts"),      W("css"),      W("scss"), W("html"), W("htm"), W("json"), W("xml"), W("yml"),
+    W("yaml"),    W("txt"),      W("pdf"),  W("zip"),  W("gz"),  W("tar"),  W("py"),  W("rb"),
+    W("rs"),      W("java"),     W("php"),  W("cpp"),  W("hpp"), W("log"),  W("ini"), W("cfg"),
+    W("conf"),    W("lock"),     W("toml"), W("env"),  W("bak"), W("tmp"),  W("bat"), W("exe"),
+    W("dll"),     W("so"),       W("mp3"),  W("mp4"),  W("wav"), W("mov"),  W("ico"), W("ttf"),
+    W("woff"),    W("vue"),      W("jsx"),  W("tsx"),  W("sql"), W("db"),   W("pem"), W("crt"),
+    W("invalid"), W("localhost")};
 
 red_verdict red_v_email(red_vctx *v)
 {
@@ -478,9 +352,8 @@ red_verdict red_v_email(red_vctx *v)
         return RED_V_NO;
     const char *tld = dot + 1;
     size_t tl = (size_t)(dom + dl - tld);
-    for (size_t i = 0; i < sizeof(not_tlds) / sizeof(not_tlds[0]); i++)
-        if (eq_ci(tld, tl, not_tlds[i]))
-            return RED_V_NO;
+    if (in_words(tld, tl, not_tlds, sizeof(not_tlds) / sizeof(not_tlds[0])))
+        return RED_V_NO;
     /* URL userinfo (https://key@sentry.io/1) is not a mailbox */
     if (v->start >= 3 && memcmp(v->text + v->start - 3, "://", 3) == 0)
         return RED_V_NO;
@@ -527,11 +400,10 @@ red_verdict red_v_github(red_vctx *v)
         /* a wrong checksum is a fake or a typo: redact it only where a
          * token is talked about, and never a placeholder */
         return red_is_placeholder(s + 4, 36) || red_entropy(s + 4, 36) < 3.5 ? RED_V_NO
-                                                                              : RED_V_WEAK;
+                                                                             : RED_V_WEAK;
     }
-    return n >= 40 && red_entropy(s, n) >= 3.5 && !red_is_placeholder(s + 11, n - 11)
-               ? RED_V_YES
-               : RED_V_NO;
+    return n >= 40 && red_entropy(s, n) >= 3.5 && !red_is_placeholder(s + 11, n - 11) ? RED_V_YES
+                                                                                      : RED_V_NO;
 }
 
 static int b64url_val(char c)
@@ -606,7 +478,8 @@ red_verdict red_v_aws_secret(red_vctx *v)
     return RED_V_YES;
 }
 
-/* A key block needs a body: at least 48 base64 characters. */
+/* A key block needs a body: 16 base64 characters between BEGIN and END (a
+ * block cut short with "..." is still a key), 48 when END is missing. */
 red_verdict red_v_pem(red_vctx *v)
 {
     const char *s = v->text + v->start;
@@ -619,5 +492,6 @@ red_verdict red_v_pem(red_vctx *v)
         body = s + 30 < s + n ? s + 30 : s + n;
     for (const char *p = body; p < s + n && *p != '-'; p++)
         b64 += isalnum((unsigned char)*p) || *p == '+' || *p == '/';
-    return b64 >= 48 ? RED_V_YES : RED_V_NO;
+    bool has_end = memmem(s, n, "-----END", 8) != NULL;
+    return b64 >= (has_end ? 16u : 48u) ? RED_V_YES : RED_V_NO;
 }

@@ -56,8 +56,7 @@ void test_actions(void)
     CHECK(strcmp(label, other) != 0); /* keyed: another key, another label */
 
     set_all(acts, RED_ACT_PSEUDO);
-    CHECK_STR_EQ(apply(s, acts, "a@example.com, b@example.com, a@example.com, 10.1.2.3", &blk,
-                       &rc),
+    CHECK_STR_EQ(apply(s, acts, "a@example.com, b@example.com, a@example.com, 10.1.2.3", &blk, &rc),
                  "<EMAIL_1>, <EMAIL_2>, <EMAIL_1>, <IPV4_1>");
     /* the same value keeps its placeholder in a later text of the same request */
     CHECK_STR_EQ(apply(s, acts, "again b@example.com", &blk, &rc), "again <EMAIL_2>");
@@ -75,8 +74,9 @@ void test_actions(void)
     CHECK_STR_EQ(blk, "AWS_ACCESS_KEY");
 
     /* defaults from the rules (actions NULL): private keys are masked */
-    CHECK_STR_EQ(apply(s, NULL, "k -----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg4LVWM9nuwNSk3yByxZp"
-                                "YRTBnVJk5oJ4rBHFyM6TboAoGCCqGSM49\n-----END EC PRIVATE KEY----- .",
+    CHECK_STR_EQ(apply(s, NULL,
+                       "k -----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg4LVWM9nuwNSk3yByxZp"
+                       "YRTBnVJk5oJ4rBHFyM6TboAoGCCqGSM49\n-----END EC PRIVATE KEY----- .",
                        &blk, &rc),
                  "k [PRIVATE_KEY] .");
 

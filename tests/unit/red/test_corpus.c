@@ -66,8 +66,7 @@ void test_corpus(void)
         CHECK(red_scan(t_wrk, text, len, &f, &nf) == 0);
         json_t *ents = json_object_get(it, "entities"), *ng = json_object_get(it, "negatives"), *e;
         size_t k;
-        json_array_foreach(ents, k, e)
-        {
+        json_array_foreach (ents, k, e) {
             const char *type = json_string_value(json_object_get(e, "type"));
             size_t s = (size_t)json_integer_value(json_object_get(e, "start"));
             size_t en = (size_t)json_integer_value(json_object_get(e, "end"));
@@ -82,8 +81,7 @@ void test_corpus(void)
                 fprintf(stderr, "MISS %s %s [%.*s] found: %s\n", id, type, (int)(en - s), text + s,
                         t_findings(text));
         }
-        json_array_foreach(ng, k, e)
-        {
+        json_array_foreach (ng, k, e) {
             const char *kind = json_string_value(json_object_get(e, "kind"));
             size_t s = (size_t)json_integer_value(json_object_get(e, "start"));
             size_t en = (size_t)json_integer_value(json_object_get(e, "end"));
@@ -99,8 +97,7 @@ void test_corpus(void)
         /* findings outside every labeled entity, and the words they take */
         for (size_t i = 0; i < nf; i++) {
             bool is_labeled = false;
-            json_array_foreach(ents, k, e)
-            {
+            json_array_foreach (ents, k, e) {
                 size_t s = (size_t)json_integer_value(json_object_get(e, "start"));
                 size_t en = (size_t)json_integer_value(json_object_get(e, "end"));
                 is_labeled |= f[i].start < en && f[i].end > s;
@@ -122,8 +119,7 @@ void test_corpus(void)
             if (i == ws)
                 break;
             bool is_entity = false, is_lost = false;
-            json_array_foreach(ents, k, e)
-            {
+            json_array_foreach (ents, k, e) {
                 size_t s = (size_t)json_integer_value(json_object_get(e, "start"));
                 size_t en = (size_t)json_integer_value(json_object_get(e, "end"));
                 is_entity |= ws < en && i > s;
@@ -135,6 +131,28 @@ void test_corpus(void)
             words++;
             words_lost += is_lost;
         }
+        /* invariant: no labeled value survives masking */
+        red_action masks[RED_MAX_TYPES];
+        for (size_t t = 0; t < RED_MAX_TYPES; t++)
+            masks[t] = RED_ACT_MASK;
+        cm_arena *a = cm_arena_new(0);
+        red_session *sess = NULL;
+        cm_buf out;
+        cm_buf_init(&out, 0);
+        CHECK(red_session_new(t_eng, NULL, 0, a, &sess) == 0);
+        CHECK(red_apply(sess, masks, text, len, f, nf, &out, NULL) == 0);
+        json_array_foreach (ents, k, e) {
+            size_t s = (size_t)json_integer_value(json_object_get(e, "start"));
+            size_t en = (size_t)json_integer_value(json_object_get(e, "end"));
+            check_count++;
+            if (en - s >= 6 && out.data && memmem(out.data, out.len, text + s, en - s) != NULL) {
+                check_failures++;
+                fprintf(stderr, "%s:%d: %s: a labeled value survives masking\n", __FILE__, __LINE__,
+                        id);
+            }
+        }
+        cm_buf_fini(&out);
+        cm_arena_free(a);
         json_decref(it);
     }
     fclose(fp);
@@ -163,8 +181,8 @@ void test_corpus(void)
     fprintf(stderr,
             "  recall %.4f (%u/%u), checksum types %.4f (%u/%u), hard-negative FP %.4f "
             "(%u/%u), words lost %.4f%% (%u/%u), findings outside labels %u/%u\n",
-            recall, hit, tot, crecall, chit, ctot, fprate, nhit, ntot, 100 * lost, words_lost, words,
-            stray, findings);
+            recall, hit, tot, crecall, chit, ctot, fprate, nhit, ntot, 100 * lost, words_lost,
+            words, stray, findings);
     CHECK(items >= 300 || getenv("RED_CORPUS") != NULL);
     CHECK(recall >= 0.98);
     CHECK(crecall >= 0.995);

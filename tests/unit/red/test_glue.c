@@ -71,9 +71,9 @@ static const char chat_body[] =
     "\\\"ip\\\":\\\"203.0.113.42\\\"}\"}}]},"
     "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"found SSN 536-22-1234\"}]}";
 
-static const char *const planted[] = {"olga.petrova@yandex.ru", "jane.doe@example.com",
-                                      "1234567", "DE89 3704", "4111 1111", "203.0.113.42",
-                                      "536-22-1234"};
+static const char *const planted[] = {
+    "olga.petrova@yandex.ru", "jane.doe@example.com", "1234567", "DE89 3704", "4111 1111",
+    "203.0.113.42",           "536-22-1234"};
 
 static void test_request(gw_redactor *r)
 {
@@ -97,12 +97,11 @@ static void test_request(gw_redactor *r)
     CHECK(again != NULL);
     /* the same value gets the same placeholder in every message, also in tool arguments */
     const char *args = json_string_value(json_object_get(
-        json_object_get(json_array_get(json_object_get(json_array_get(json_object_get(again,
-                                                                                      "messages"),
-                                                                      3),
-                                                       "tool_calls"),
-                                       0),
-                        "function"),
+        json_object_get(
+            json_array_get(json_object_get(json_array_get(json_object_get(again, "messages"), 3),
+                                           "tool_calls"),
+                           0),
+            "function"),
         "arguments"));
     CHECK(args != NULL && strstr(args, "<EMAIL_1>") != NULL);
     CHECK_STR_EQ(json_string_value(json_object_get(again, "user")), "<EMAIL_2>");
@@ -115,10 +114,10 @@ static void test_request(gw_redactor *r)
     cm_buf_fini(&au);
 
     /* the answer gets the values back */
-    json_t *resp = json_pack("{s:[{s:i,s:{s:s,s:s,s:[{s:{s:s,s:s}}]}}]}", "choices", "index", 0,
-                             "message", "role", "assistant", "content",
-                             "I wrote to <EMAIL_1> and <EMAIL_2>.", "tool_calls", "function",
-                             "name", "send", "arguments", "{\"to\":\"<EMAIL_1>\"}");
+    json_t *resp =
+        json_pack("{s:[{s:i,s:{s:s,s:s,s:[{s:{s:s,s:s}}]}}]}", "choices", "index", 0, "message",
+                  "role", "assistant", "content", "I wrote to <EMAIL_1> and <EMAIL_2>.",
+                  "tool_calls", "function", "name", "send", "arguments", "{\"to\":\"<EMAIL_1>\"}");
     CHECK(gw_redact_restore_json(rr, resp) == 0);
     char *rs = json_dumps(resp, JSON_COMPACT);
     CHECK(rs && strstr(rs, "I wrote to jane.doe@example.com and olga.petrova@yandex.ru.") != NULL);
@@ -132,7 +131,8 @@ static void test_request(gw_redactor *r)
         "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Mail <EM\"}}]}",
         "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"AIL_\"}}]}",
         "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"1> now\"}}]}",
-        "{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}", "[DONE]"};
+        "{\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}",
+        "[DONE]"};
     cm_buf sse, all;
     cm_buf_init(&sse, 0);
     cm_buf_init(&all, 0);
@@ -140,10 +140,8 @@ static void test_request(gw_redactor *r)
         cm_buf_reset(&sse);
         CHECK(gw_redact_restore_event(rr, ev[i], strlen(ev[i]), &sse) == 0);
         json_t *j = json_loads(sse.data, 0, &jerr);
-        const char *c = json_string_value(
-            json_object_get(json_object_get(json_array_get(json_object_get(j, "choices"), 0),
-                                            "delta"),
-                            "content"));
+        const char *c = json_string_value(json_object_get(
+            json_object_get(json_array_get(json_object_get(j, "choices"), 0), "delta"), "content"));
         if (c != NULL)
             CHECK(cm_buf_append(&all, c, strlen(c)) == 0);
         if (i == 0) /* nothing to restore: the same bytes */
@@ -155,7 +153,8 @@ static void test_request(gw_redactor *r)
     CHECK_STR_EQ(all.data, "Mail jane.doe@example.com now");
     /* a stream that ends without finish_reason: [DONE] carries the held tail first */
     cm_buf_reset(&sse);
-    static const char tail[] = "{\"choices\":[{\"index\":1,\"delta\":{\"content\":\"bye <EMAIL_\"}}]}";
+    static const char tail[] =
+        "{\"choices\":[{\"index\":1,\"delta\":{\"content\":\"bye <EMAIL_\"}}]}";
     CHECK(gw_redact_restore_event(rr, tail, strlen(tail), &sse) == 0);
     CHECK(strstr(sse.data, "\"bye \"") != NULL);
     cm_buf_reset(&sse);
@@ -210,14 +209,12 @@ static void test_roles_block(void)
                              *const other[] = {"viewer"};
     json_t *b = json_pack("{s:[{s:s,s:s}]}", "messages", "role", "user", "content", "a@b.example");
     CHECK(gw_redact_request(r, admin, 1, "chat", b, a, &rr, &blk) == 0);
-    CHECK_STR_EQ(json_string_value(json_object_get(json_array_get(json_object_get(b, "messages"),
-                                                                  0),
-                                                   "content")),
+    CHECK_STR_EQ(json_string_value(
+                     json_object_get(json_array_get(json_object_get(b, "messages"), 0), "content")),
                  "a@b.example");
     CHECK(gw_redact_request(r, both, 2, "chat", b, a, &rr, &blk) == 0); /* strictest wins */
-    CHECK_STR_EQ(json_string_value(json_object_get(json_array_get(json_object_get(b, "messages"),
-                                                                  0),
-                                                   "content")),
+    CHECK_STR_EQ(json_string_value(
+                     json_object_get(json_array_get(json_object_get(b, "messages"), 0), "content")),
                  "[EMAIL]");
     json_decref(b);
     b = json_pack("{s:[{s:s,s:s}]}", "messages", "role", "user", "content", "a@b.example");
@@ -227,9 +224,10 @@ static void test_roles_block(void)
     CHECK(h != NULL && strncmp(h, "[EMAIL_", 7) == 0 && strlen(h) == 16);
     CHECK(!gw_redact_needs_restore(rr));
     json_decref(b);
-    b = json_pack("{s:[{s:s,s:s}]}", "messages", "role", "user", "content",
-                  "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAA"
-                  "AAAAAABAAAAMwAAAAtzc2gtZWQyNTUxOQAAACB\n-----END OPENSSH PRIVATE KEY-----");
+    b = json_pack(
+        "{s:[{s:s,s:s}]}", "messages", "role", "user", "content",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAA"
+        "AAAAAABAAAAMwAAAAtzc2gtZWQyNTUxOQAAACB\n-----END OPENSSH PRIVATE KEY-----");
     blk = NULL;
     CHECK(gw_redact_request(r, other, 1, "chat", b, a, &rr, &blk) == CM_EBLOCKED);
     CHECK_STR_EQ(blk, "PRIVATE_KEY");
@@ -276,8 +274,10 @@ static void test_cli(void)
         return;
     int fd = mkstemp(cfg);
     CHECK(fd >= 0);
-    dprintf(fd, "{\"listen\":\"x\",\"redaction\":{\"rules_dir\":\"%s/rules\",\"actions\":"
-                "{\"EMAIL\":\"mask\"}}}", cwd);
+    dprintf(fd,
+            "{\"listen\":\"x\",\"redaction\":{\"rules_dir\":\"%s/rules\",\"actions\":"
+            "{\"EMAIL\":\"mask\"}}}",
+            cwd);
     close(fd);
     CHECK(run_cli(cfg, "Mail jane@example.com, SSN 536-22-1234\n", false, out, sizeof(out)) == 0);
     CHECK_STR_EQ(out, "Mail [EMAIL], SSN [US_SSN]\n");

@@ -69,8 +69,8 @@ void test_merge(void)
         CHECK_STR_EQ(run(w, eng, "mn def k1234", buf, sizeof(buf)), "LEFT:0-2 HIGH:3-6 EQL:7-12");
         /* deterministic */
         char again[512];
-        snprintf(again, sizeof(again), "%s", run(w, eng, "qrstuvwxyz12 abc-def-ghi", buf,
-                                                  sizeof(buf)));
+        snprintf(again, sizeof(again), "%s",
+                 run(w, eng, "qrstuvwxyz12 abc-def-ghi", buf, sizeof(buf)));
         CHECK_STR_EQ(run(w, eng, "qrstuvwxyz12 abc-def-ghi", buf, sizeof(buf)), again);
         /* never split a UTF-8 character: widen to its boundaries */
         CHECK_STR_EQ(run(w, eng, "aQ\xc3\xa9z", buf, sizeof(buf)), "UTFE:1-4");
@@ -90,6 +90,23 @@ void test_merge(void)
     CHECK_STR_EQ(t_findings("mail john.doe@mail.example.com now"), "EMAIL:5-30");
     /* a password inside a URL wins over the e-mail-like user@host around it */
     CHECK_STR_EQ(t_findings("postgres://app:Xk9mP2vLq7@db.example.com/x"), "PASSWORD:15-25");
+    /* a long key block is confirmed, not refused (JIT stack) */
+    cm_buf big;
+    cm_buf_init(&big, 0);
+    CHECK(cm_buf_append(&big, "key -----BEGIN PRIVATE KEY-----\n", 32) == 0);
+    for (int i = 0; i < 6000; i++)
+        CHECK(cm_buf_append(&big,
+                            "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n",
+                            65) == 0);
+    const red_finding *bf;
+    size_t bn = 0;
+    CHECK(red_scan(t_wrk, big.data, big.len, &bf, &bn) == 0);
+    CHECK(bn == 1 && bf[0].start == 4 && bf[0].end == big.len - 1);
+    /* longer than a full block may be (16 KB): the body is still covered */
+    CHECK(cm_buf_append(&big, "-----END PRIVATE KEY-----", 25) == 0);
+    CHECK(red_scan(t_wrk, big.data, big.len, &bf, &bn) == 0);
+    CHECK(bn == 1 && bf[0].start == 4 && bf[0].end >= big.len - 26);
+    cm_buf_fini(&big);
     /* a card is not also a phone */
     CHECK_STR_EQ(t_findings("call 4111 1111 1111 1111"), "CREDIT_CARD:5-24");
 }

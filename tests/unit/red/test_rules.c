@@ -51,9 +51,9 @@ static void check_example(const red_rule *r, uint32_t ri, const red_example *ex)
     }
     bool is_kept = false;
     for (size_t i = 0; i < nf && !is_kept; i++)
-        is_kept = f[i].type == r->type &&
-                  (ex->span_start == SIZE_MAX ||
-                   (f[i].start <= ex->span_start && f[i].end >= ex->span_end));
+        is_kept =
+            f[i].type == r->type && (ex->span_start == SIZE_MAX ||
+                                     (f[i].start <= ex->span_start && f[i].end >= ex->span_end));
     if (!is_kept)
         fail(r, ex, "lost in the merge", t_findings(ex->text));
 }
