@@ -255,7 +255,10 @@ void gw_upstream_submit(gw_req *r)
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    /* Waiting to multiplex only pays over TLS (h2 by ALPN); on http:// it would make
+     * every new transfer wait for the previous connection attempt. */
+    if (strncmp(x->url, "https://", 8) == 0)
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     if (curl_multi_add_handle(l->multi, e) != CURLM_OK) {
         curl_easy_cleanup(e);
         curl_slist_free_all(x->hdrs);
