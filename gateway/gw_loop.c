@@ -20,6 +20,8 @@
 /* Past this many undelivered bytes the transfer is paused (backpressure). */
 #define GW_OUT_HIGH (256 * 1024)
 #define GW_MAX_LOOPS 64
+/* easy handles kept per loop for reuse (an init+cleanup per request is mallocs for nothing) */
+#define GW_IDLE_EASY 256
 
 enum op_kind { OP_UNPAUSE, OP_QUIESCE, OP_CANCEL_ALL, OP_STOP };
 
@@ -42,6 +44,8 @@ struct gw_loop {
     pthread_mutex_t qmu;
     op *qhead, *qtail;
     gw_req *list; /* active transfers, loop thread only */
+    CURL *idle[GW_IDLE_EASY]; /* reset easy handles kept for reuse */
+    size_t nidle;
 };
 
 static gw_loop loops[GW_MAX_LOOPS];
@@ -216,7 +220,7 @@ void gw_upstream_submit(gw_req *r)
     gw_loop *l = r->loop;
     gw_xfer *x = &r->x;
     const gw_config *c = r->cfg;
-    CURL *e = curl_easy_init();
+    CURL *e = l->nidle > 0 ? l->idle[--l->nidle] : curl_easy_init();
     if (e == NULL) {
         fail_now(r, CURLE_OUT_OF_MEMORY);
         return;
@@ -289,7 +293,12 @@ static void xfer_finish(gw_req *r, CURLcode rc)
         x->next->x.prev = x->prev;
     x->prev = x->next = NULL;
     curl_multi_remove_handle(l->multi, x->easy);
-    curl_easy_cleanup(x->easy);
+    if (l->nidle < GW_IDLE_EASY) {
+        curl_easy_reset(x->easy);
+        l->idle[l->nidle++] = x->easy;
+    } else {
+        curl_easy_cleanup(x->easy);
+    }
     x->easy = NULL;
     curl_slist_free_all(x->hdrs);
     x->hdrs = NULL;
@@ -501,6 +510,8 @@ void gw_loops_stop(void)
         while (l->list != NULL)
             xfer_finish(l->list, CURLE_ABORTED_BY_CALLBACK);
         MHD_stop_daemon(l->mhd);
+        while (l->nidle > 0)
+            curl_easy_cleanup(l->idle[--l->nidle]);
         curl_multi_cleanup(l->multi);
         close(l->epfd);
         close(l->evfd);
