@@ -89,6 +89,9 @@ char *cm_xstrdup(const char *s);
 int cm_memeq_ct(const void *a, const void *b, size_t n);
 /* Wipe memory that held secrets or prompts (not optimised away). */
 void cm_wipe(void *p, size_t n);
+/* free() that wipes the whole malloc block first; a drop-in free for
+ * allocators handed to libraries (jansson's json_set_alloc_funcs). */
+void cm_wipe_free(void *p);
 /* Monotonic and wall clocks. */
 uint64_t cm_now_us(void);
 uint64_t cm_wall_ms(void);

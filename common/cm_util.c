@@ -3,6 +3,7 @@
 #include "cm.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -91,6 +92,14 @@ void cm_wipe(void *p, size_t n)
     volatile unsigned char *q = p;
     while (n--)
         *q++ = 0;
+}
+
+void cm_wipe_free(void *p)
+{
+    if (p == NULL)
+        return;
+    cm_wipe(p, malloc_usable_size(p));
+    free(p);
 }
 
 uint64_t cm_now_us(void)

@@ -147,6 +147,8 @@ static int cmd_serve(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* every JSON tree holds prompt text at some point: wipe its memory when jansson frees it */
+    json_set_alloc_funcs(malloc, cm_wipe_free);
     if (argc >= 2 && strcmp(argv[1], "check-config") == 0)
         return cmd_check_config(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "redact") == 0)
