@@ -46,7 +46,7 @@ UNIT_MODS := $(filter-out check.h,$(UNIT_MODS))
 UNIT_BINS  = $(UNIT_MODS:%=$(BUILD)/unit_%)
 BENCH_BINS = $(patsubst tests/bench/bench_%.c,$(BUILD)/bench_%,$(wildcard tests/bench/bench_*.c))
 
-.PHONY: all deps run test unit integration asan bench soak certs clean lint format
+.PHONY: all deps run test unit integration asan bench soak certs clean lint format eval
 all: deps-check $(BUILD)/gateway $(BUILD)/mock_provider
 
 # Install missing Debian packages (root, or sudo when available).
@@ -99,6 +99,12 @@ run: deps all
 
 bench: deps all $(BENCH_BINS)
 	@./tests/bench/bench.sh $(BUILD)
+
+# Redaction quality on the engine's corpus and on the independent holdout (a report; the
+# gating corpus test is part of the unit tests).
+eval: all
+	@python3 tests/corpus/eval_corpus.py tests/corpus/corpus.jsonl --gateway $(BUILD)/gateway --report-only
+	@python3 tests/corpus/eval_corpus.py tests/corpus/holdout/holdout.jsonl --gateway $(BUILD)/gateway --report-only
 
 certs: deps
 	@./certs/make-certs.sh
