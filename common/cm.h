@@ -73,6 +73,8 @@ void cm_buf_init(cm_buf *b, size_t max);
 /* Append n bytes; CM_ETOOBIG past max (buffer unchanged). Aborts on OOM. */
 int cm_buf_append(cm_buf *b, const void *p, size_t n) CM_MUST_CHECK;
 int cm_buf_appendf(cm_buf *b, const char *fmt, ...) CM_PRINTF(2, 3) CM_MUST_CHECK;
+/* Make room for n more bytes up front (one allocation instead of doublings). */
+int cm_buf_reserve(cm_buf *b, size_t n) CM_MUST_CHECK;
 /* Drop the first n bytes. */
 void cm_buf_consume(cm_buf *b, size_t n);
 void cm_buf_reset(cm_buf *b);

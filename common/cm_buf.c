@@ -31,6 +31,18 @@ static int buf_reserve(cm_buf *b, size_t n)
     return 0;
 }
 
+int cm_buf_reserve(cm_buf *b, size_t n)
+{
+    if (n > b->max || b->len > b->max - n)
+        return CM_ETOOBIG;
+    size_t need = b->len + n + 1;
+    if (need > b->cap) {
+        b->data = cm_xrealloc(b->data, need);
+        b->cap = need;
+    }
+    return 0;
+}
+
 int cm_buf_append(cm_buf *b, const void *p, size_t n)
 {
     int rc = buf_reserve(b, n);

@@ -217,6 +217,9 @@ static enum MHD_Result first_call(gw_req *r, const char *method)
                      r->cfg->limits.max_body_bytes);
             return gw_reply_error(r, 413, "invalid_request_error", "request_too_large", NULL, msg);
         }
+        /* the body is copied once, into a buffer of the announced size */
+        if (*end == '\0' && v > 0 && cm_buf_reserve(&r->body, (size_t)v) != 0)
+            r->too_big = true;
     }
     return MHD_YES;
 }

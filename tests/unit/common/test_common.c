@@ -37,8 +37,15 @@ static void test_buf(void)
     CHECK(b.len == 5);
     CHECK(cm_buf_appendf(&b, "%d", 67890) == 0);
     CHECK_STR_EQ(b.data, "1234567890");
+    CHECK(cm_buf_reserve(&b, 1) == CM_ETOOBIG);
     cm_buf_consume(&b, 3);
     CHECK_STR_EQ(b.data, "4567890");
+    cm_buf_fini(&b);
+    cm_buf_init(&b, 100);
+    CHECK(cm_buf_reserve(&b, 64) == 0 && b.cap == 65);
+    char *before = b.data;
+    CHECK(cm_buf_append(&b, "0123456789012345678901234567890123456789012345678901234567890123", 64) == 0);
+    CHECK(b.data == before && b.len == 64); /* no reallocation after reserve */
     cm_buf_fini(&b);
 }
 
