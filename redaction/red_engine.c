@@ -32,6 +32,7 @@ void red_engine_free(red_engine *eng)
         free(r->id);
         free(r->pattern);
         free(r->hs_pattern);
+        free(r->hs_derived);
         words_free(&r->context);
         words_free(&r->deny);
         for (size_t j = 0; j < r->nex; j++)
@@ -151,9 +152,156 @@ static int compile_pcre(red_engine *eng, red_rule *r, cm_errlist *errs)
     return 0;
 }
 
+/* Top-level items of an expression, for derive_tail: atoms, groups, quantifiers. */
+enum { IT_ATOM, IT_WORDB, IT_LOOKAHEAD, IT_GROUP, IT_QUANT };
+typedef struct item {
+    size_t start, end;
+    int kind;
+} item;
+
+/* Length of the escape at x (x[0] == '\\'). */
+static size_t escape_len(const char *x)
+{
+    if (x[1] == '\0')
+        return 1;
+    if ((x[1] == 'x' || x[1] == 'p' || x[1] == 'P') && x[2] == '{') {
+        const char *c = strchr(x + 2, '}');
+        return c ? (size_t)(c - x) + 1 : strlen(x);
+    }
+    if (x[1] == 'x') {
+        size_t k = 2;
+        while (k < 4 && ((x[k] >= '0' && x[k] <= '9') || ((x[k] | 32) >= 'a' && (x[k] | 32) <= 'f')))
+            k++;
+        return k;
+    }
+    return 2;
+}
+
+/* Split x into top-level items; false when it is too complex to tell. */
+static bool split_items(const char *x, item *it, size_t cap, size_t *n)
+{
+    size_t depth = 0, open = 0, k = 0;
+    for (size_t i = 0; x[i] != '\0';) {
+        size_t at = i;
+        int kind = IT_ATOM;
+        if (x[i] == '\\') {
+            kind = x[i + 1] == 'b' ? IT_WORDB : IT_ATOM;
+            i += escape_len(x + i);
+        } else if (x[i] == '[') {
+            i++;
+            if (x[i] == '^')
+                i++;
+            if (x[i] == ']')
+                i++;
+            while (x[i] != '\0' && x[i] != ']') {
+                if (x[i] == '[' && x[i + 1] == ':') {
+                    const char *c = strstr(x + i + 2, ":]");
+                    if (c == NULL)
+                        return false;
+                    i = (size_t)(c - x) + 2;
+                } else {
+                    i += x[i] == '\\' ? escape_len(x + i) : 1;
+                }
+            }
+            if (x[i] != ']')
+                return false;
+            i++;
+        } else if (x[i] == '(') {
+            if (depth++ == 0)
+                open = i;
+            i++;
+            continue;
+        } else if (x[i] == ')') {
+            if (depth == 0)
+                return false;
+            i++;
+            if (--depth > 0)
+                continue;
+            at = open;
+            kind = (x[open + 1] == '?' && (x[open + 2] == '=' || x[open + 2] == '!')) ? IT_LOOKAHEAD
+                                                                                       : IT_GROUP;
+        } else if (x[i] == '{' || x[i] == '+' || x[i] == '*' || x[i] == '?') {
+            kind = IT_QUANT;
+            if (x[i] == '{') {
+                const char *c = strchr(x + i, '}');
+                if (c == NULL)
+                    return false;
+                i = (size_t)(c - x) + 1;
+            } else {
+                i++;
+            }
+            if (x[i] == '?' || x[i] == '+')
+                i++; /* lazy or possessive */
+        } else {
+            i++;
+        }
+        if (depth > 0)
+            continue;
+        if (k == cap)
+            return false;
+        it[k++] = (item){at, i, kind};
+    }
+    *n = k;
+    return depth == 0;
+}
+
+/* An expression that ends in a repeat (`[A-Za-z0-9_-]{20,300}`, `\\w{8,}`,
+ * `x+`), maybe followed by `\\b` or a lookahead, reports every end of a long
+ * run. Cut after the repeat's minimum (`{20}`): every match of the original
+ * has a match of the result with the same start and an end inside it, so the
+ * trigger contract holds with one report per start. NULL: no such tail. */
+static char *derive_tail(const char *x)
+{
+    item it[256];
+    size_t n = 0;
+    if (!split_items(x, it, 256, &n))
+        return NULL;
+    while (n > 0 && (it[n - 1].kind == IT_WORDB || it[n - 1].kind == IT_LOOKAHEAD))
+        n--;
+    if (n < 2 || it[n - 1].kind != IT_QUANT || it[n - 2].kind == IT_QUANT ||
+        it[n - 2].kind == IT_LOOKAHEAD || it[n - 2].kind == IT_WORDB)
+        return NULL;
+    const char *q = x + it[n - 1].start;
+    size_t qlen = it[n - 1].end - it[n - 1].start;
+    unsigned long lo = 0;
+    if (q[qlen - 1] == '?' && qlen > 1 && q[0] != '?')
+        return NULL; /* lazy: leave it */
+    if (q[0] == '+') {
+        lo = 1;
+    } else if (q[0] == '{') {
+        char *e = NULL;
+        lo = strtoul(q + 1, &e, 10);
+        if (e == q + 1 || *e != ',') /* {m} repeats nothing extra */
+            return NULL;
+        if (e[1] != '}') {
+            char *e2 = NULL;
+            unsigned long hi = strtoul(e + 1, &e2, 10);
+            if (e2 == e + 1 || *e2 != '}' || hi < lo + 2)
+                return NULL;
+        }
+    } else {
+        return NULL; /* * and ? may repeat nothing */
+    }
+    if (lo == 0 || lo > 1000)
+        return NULL;
+    size_t keep = it[n - 1].start, need = keep + 16;
+    char *out = cm_xmalloc(need);
+    memcpy(out, x, keep);
+    if (lo == 1)
+        out[keep] = '\0';
+    else
+        snprintf(out + keep, need - keep, "{%lu}", lo);
+    if (strcmp(out, x) == 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
 /* Hyperscan side, one expression alone so the message names the rule. A
  * pattern Hyperscan cannot express falls back to HS_FLAG_PREFILTER (a
- * superset, confirmed by PCRE2); an explicit "hs" trigger must compile as is. */
+ * superset, confirmed by PCRE2); an explicit "hs" trigger must compile as is.
+ * Then a cheaper trigger is derived from a repeated tail when possible. */
 static int check_hs(red_rule *r, cm_errlist *errs)
 {
     const char *expr = r->hs_pattern ? r->hs_pattern : r->pattern;
@@ -175,7 +323,9 @@ static int check_hs(red_rule *r, cm_errlist *errs)
             return CM_EINVAL;
         }
     }
+    r->is_hs_prefilter = r->is_prefilter;
     int rc = 0;
+    bool is_len_given = r->max_len > 0;
     if (info->min_width == 0) {
         rerr(errs, r, "pattern can match the empty string", "");
         rc = CM_EINVAL;
@@ -189,7 +339,37 @@ static int check_hs(red_rule *r, cm_errlist *errs)
         }
     }
     free(info);
+    char *d = rc == 0 ? derive_tail(expr) : NULL;
+    if (d == NULL)
+        return rc;
+    info = NULL;
+    bool is_pf = false;
+    if (hs_expression_info(d, flags, &info, &ce) != HS_SUCCESS) {
+        hs_free_compile_error(ce);
+        ce = NULL;
+        is_pf = true;
+        if (hs_expression_info(d, flags | HS_FLAG_PREFILTER, &info, &ce) != HS_SUCCESS) {
+            hs_free_compile_error(ce);
+            info = NULL;
+        }
+    }
+    if (info != NULL && info->min_width > 0 && info->max_width != UINT_MAX &&
+        info->max_width <= RED_MAX_WINDOW) {
+        r->hs_derived = d;
+        r->is_hs_prefilter = is_pf;
+        if (!is_len_given)
+            r->max_len = info->max_width; /* start..trigger end: a tighter window */
+        d = NULL;
+    }
+    free(info);
+    free(d);
     return rc;
+}
+
+/* The expression Hyperscan scans for a rule. */
+static const char *hs_expr(const red_rule *r)
+{
+    return r->hs_derived ? r->hs_derived : r->hs_pattern ? r->hs_pattern : r->pattern;
 }
 
 /* Rules of a trigger (which < ntriggers) or of the main database (which < 0). */
@@ -206,8 +386,8 @@ static int compile_db(red_engine *eng, int which, hs_database_t **db, hs_scratch
         red_rule *r = &eng->rules[i];
         if (r->trigger != which || r->is_shared)
             continue;
-        exprs[n] = r->hs_pattern ? r->hs_pattern : r->pattern;
-        flags[n] = hs_flags(r) | (r->is_prefilter ? HS_FLAG_PREFILTER : 0);
+        exprs[n] = hs_expr(r);
+        flags[n] = hs_flags(r) | (r->is_hs_prefilter ? HS_FLAG_PREFILTER : 0);
         ids[n++] = (unsigned)i;
     }
     for (size_t t = 0; which < 0 && t < eng->ntriggers; t++) {
@@ -270,11 +450,6 @@ static int resolve_triggers(red_engine *eng, cm_errlist *errs)
     return rc;
 }
 
-static const char *hs_expr(const red_rule *r)
-{
-    return r->hs_pattern ? r->hs_pattern : r->pattern;
-}
-
 /* Rules of one database with the same expression and flags share one
  * Hyperscan id: the scan pays for it once and its hits go to all of them. */
 static void share_expressions(red_engine *eng)
@@ -286,7 +461,7 @@ static void share_expressions(red_engine *eng)
         for (size_t j = 0; j < i; j++) {
             red_rule *q = &eng->rules[j];
             if (q->is_shared || q->trigger != r->trigger || q->flags != r->flags ||
-                q->is_prefilter != r->is_prefilter || strcmp(hs_expr(q), hs_expr(r)) != 0)
+                q->is_hs_prefilter != r->is_hs_prefilter || strcmp(hs_expr(q), hs_expr(r)) != 0)
                 continue;
             while (q->same_next >= 0)
                 q = &eng->rules[q->same_next];
@@ -377,7 +552,9 @@ int red_worker_new(const red_engine *eng, red_worker **out)
     w->jit_stack = pcre2_jit_stack_create(32 * 1024, 4 * 1024 * 1024, NULL);
     if (w->mctx != NULL && w->jit_stack != NULL)
         pcre2_jit_stack_assign(w->mctx, NULL, w->jit_stack);
-    w->bucket = cm_xcalloc(eng->nrules + 1, sizeof(*w->bucket));
+    w->rpos = cm_xcalloc(eng->nrules, sizeof(*w->rpos));
+    w->rskip = cm_xcalloc(eng->nrules, sizeof(*w->rskip));
+    w->last_hit = cm_xcalloc(eng->nrules, sizeof(*w->last_hit));
     if (w->md == NULL || w->mctx == NULL || w->jit_stack == NULL) {
         red_worker_free(w);
         return CM_EINTERNAL;
@@ -400,7 +577,9 @@ void red_worker_free(red_worker *w)
     pcre2_jit_stack_free(w->jit_stack);
     free(w->hits);
     free(w->sorted);
-    free(w->bucket);
+    free(w->rpos);
+    free(w->rskip);
+    free(w->last_hit);
     free(w->cands);
     free(w->cands_tmp);
     free(w->found);

@@ -87,7 +87,9 @@ typedef struct red_rule {
     bool is_shared;     /* its expression is compiled once, under an earlier rule's id */
     /* compiled */
     pcre2_code *re;
-    bool is_prefilter;
+    bool is_prefilter;    /* the pattern itself needs HS_FLAG_PREFILTER */
+    char *hs_derived;     /* cheaper trigger derived from the expression's tail, or NULL */
+    bool is_hs_prefilter; /* the Hyperscan expression actually compiled needs the prefilter */
 } red_rule;
 
 /* A shared trigger: one cheap expression in the main database stands for
@@ -125,9 +127,11 @@ struct red_engine {
     size_t ntriggers;
 };
 
+/* Trigger ends of one rule, merged while they arrive: every end in
+ * [first, end] that was reported belongs to one contiguous confirmation window. */
 typedef struct red_hit {
     uint32_t rule;
-    uint32_t end;
+    uint32_t first, end;
 } red_hit;
 
 typedef struct red_cand {
@@ -150,9 +154,11 @@ struct red_worker {
     pcre2_jit_stack *jit_stack;
     red_hit *hits;
     size_t nhits, caphits;
-    size_t *bucket; /* per rule: first hit index after the counting sort */
-    red_hit *sorted;
+    uint32_t *last_hit; /* per rule: 1 + index of its latest hit in this scan, 0: none */
+    red_hit *sorted; /* all hits by first end, for one front-to-back confirmation pass */
     size_t capsorted;
+    size_t *rpos;  /* per rule: no match starts before this offset (confirmation state) */
+    size_t *rskip; /* per rule: hits ending at or before this are covered by a candidate */
     red_cand *cands, *cands_tmp;
     size_t ncands, capcands, captmp;
     red_finding *found;

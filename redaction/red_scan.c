@@ -9,15 +9,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A trigger end of rule id at `to`. Ends of one rule arrive in order; one
+ * that continues the rule's latest window (its own window starts at or
+ * before the latest end, and for a span_class rule the bytes between are
+ * all in the class, so the run start is the same) extends that hit: the
+ * confirmation then searches the union of the windows once instead of once
+ * per end, which finds the same leftmost match. */
 static void hit_add(red_worker *w, unsigned id, size_t to)
 {
+    const red_rule *r = &w->eng->rules[id];
+    uint32_t k = w->last_hit[id];
+    if (k > 0) {
+        red_hit *h = &w->hits[k - 1];
+        size_t last = h->end;
+        if (to >= h->first && to <= last)
+            return; /* its window is inside the hit's (a sub-scan margin repeats ends) */
+        if (to > last && to <= last + 1 + r->max_len) {
+            bool is_run = true;
+            if (r->has_span_class)
+                for (size_t i = last; i < to && is_run; i++)
+                    is_run = r->span_class[(unsigned char)w->text[i]];
+            if (is_run) {
+                h->end = (uint32_t)to;
+                return;
+            }
+        }
+    }
     if (w->nhits == w->caphits) {
         w->caphits = w->caphits ? w->caphits * 2 : 256;
         w->hits = cm_xrealloc(w->hits, w->caphits * sizeof(*w->hits));
     }
     w->hits[w->nhits].rule = id;
+    w->hits[w->nhits].first = (uint32_t)to;
     w->hits[w->nhits].end = (uint32_t)to;
     w->nhits++;
+    w->last_hit[id] = (uint32_t)w->nhits;
 }
 
 /* A shared trigger fired at `to`: widen to the region of extend bytes around
@@ -181,24 +207,27 @@ static bool accept(const red_rule *r, const char *text, size_t len, const PCRE2_
     return true;
 }
 
-/* Confirm one rule's hits (sorted by end) with PCRE2 on bounded windows. */
-static int confirm(red_worker *w, uint32_t ri, const red_hit *h, size_t nh, const char *text,
-                   size_t len)
+/* Confirm one hit of rule ri with PCRE2 on a bounded window: a match must
+ * start in [max(lo - max_len, run start, rpos), end] where lo is the hit's
+ * first end not yet passed. Every rule keeps its own position (rpos) and the
+ * end of its latest candidate (rskip), so the hits of all rules can be taken
+ * in text order, which reads the text once from front to back instead of
+ * once per rule (on a large text that is the difference between cache hits
+ * and misses). */
+static int confirm(red_worker *w, uint32_t ri, const red_hit *h, const char *text, size_t len)
 {
     const red_rule *r = &w->eng->rules[ri];
-    size_t pos = 0, i = 0;
-    while (i < nh) {
-        size_t e = h[i].end;
-        if (e < pos) {
-            i++;
-            continue;
-        }
-        size_t s = e > r->max_len ? e - r->max_len : 0;
+    size_t e = h->end;
+    if (e <= w->rskip[ri])
+        return 0;
+    while (e >= w->rpos[ri]) {
+        size_t pos = w->rpos[ri], lo = h->first > pos ? h->first : pos;
+        size_t s = lo > r->max_len ? lo - r->max_len : 0;
         if (s < pos)
             s = pos;
         if (r->has_span_class) {
-            /* the match lies inside the run of span_class bytes that ends at e */
-            size_t k = e;
+            /* the match lies inside the run of span_class bytes that ends at lo */
+            size_t k = lo;
             while (k > s && r->span_class[(unsigned char)text[k - 1]])
                 k--;
             s = k;
@@ -206,9 +235,8 @@ static int confirm(red_worker *w, uint32_t ri, const red_hit *h, size_t nh, cons
         pcre2_set_offset_limit(w->mctx, e);
         int rc = pcre2_jit_match(r->re, (PCRE2_SPTR)text, len, s, 0, w->md, w->mctx);
         if (rc == PCRE2_ERROR_NOMATCH) {
-            pos = e + 1; /* no match starts in [s, e]: never search there again */
-            i++;
-            continue;
+            w->rpos[ri] = e + 1; /* no match starts in [s, e]: never search there again */
+            return 0;
         }
         if (rc < 0)
             return CM_EINTERNAL; /* match/depth limit: fail closed */
@@ -216,11 +244,12 @@ static int confirm(red_worker *w, uint32_t ri, const red_hit *h, size_t nh, cons
         size_t ms = ov[0], me = ov[1], vs, ve;
         if (accept(r, text, len, ov, &vs, &ve)) {
             cand_add(w, vs, ve, ri);
-            pos = me > ms ? me : ms + 1;
-            while (i < nh && h[i].end <= me)
-                i++;
+            w->rpos[ri] = me > ms ? me : ms + 1;
+            w->rskip[ri] = me;
+            if (e <= me)
+                return 0;
         } else {
-            pos = ms + 1; /* a shorter valid match may start inside this one */
+            w->rpos[ri] = ms + 1; /* a shorter valid match may start inside this one */
         }
     }
     return 0;
@@ -229,10 +258,45 @@ static int confirm(red_worker *w, uint32_t ri, const red_hit *h, size_t nh, cons
 static int cmp_hit(const void *a, const void *b)
 {
     const red_hit *x = a, *y = b;
-    return x->end < y->end ? -1 : x->end > y->end;
+    if (x->first != y->first)
+        return x->first < y->first ? -1 : 1;
+    return x->rule < y->rule ? -1 : x->rule > y->rule;
 }
 
-/* Hyperscan pass, then per-rule confirmation; only_rule < 0 means all rules. */
+static void sort_run(red_hit *h, size_t n)
+{
+    for (size_t k = 1; k < n; k++)
+        if (cmp_hit(&h[k - 1], &h[k]) > 0) {
+            qsort(h, n, sizeof(*h), cmp_hit);
+            return;
+        }
+}
+
+/* The main scan's hits come in order of their first end, the sub-scans'
+ * after them (region by region): one merge gives the text order. */
+static const red_hit *order_hits(red_worker *w, size_t nmain)
+{
+    size_t n = w->nhits;
+    red_hit *h = w->hits;
+    sort_run(h, nmain);
+    if (nmain == n)
+        return h;
+    sort_run(h + nmain, n - nmain);
+    if (w->capsorted < n) {
+        w->capsorted = n;
+        w->sorted = cm_xrealloc(w->sorted, n * sizeof(*w->sorted));
+    }
+    size_t i = 0, j = nmain, k = 0;
+    while (i < nmain && j < n)
+        w->sorted[k++] = cmp_hit(&h[j], &h[i]) < 0 ? h[j++] : h[i++];
+    while (i < nmain)
+        w->sorted[k++] = h[i++];
+    while (j < n)
+        w->sorted[k++] = h[j++];
+    return w->sorted;
+}
+
+/* Hyperscan pass, then confirmation in text order; only_rule < 0 means all rules. */
 static int scan_cands(red_worker *w, long only_rule, const char *text, size_t len)
 {
     const red_engine *eng = w->eng;
@@ -244,42 +308,24 @@ static int scan_cands(red_worker *w, long only_rule, const char *text, size_t le
         return 0;
     w->text = text;
     w->len = len;
+    memset(w->last_hit, 0, eng->nrules * sizeof(*w->last_hit));
     for (size_t t = 0; t < eng->ntriggers; t++)
         w->nregions[t] = 0;
     hs_error_t hr = hs_scan(eng->db, text, (unsigned)len, 0, w->scratch, on_match, w);
+    size_t nmain = w->nhits;
     if (hr != HS_SUCCESS || sub_scan(w) != 0)
         return CM_EINTERNAL;
     if (w->nhits == 0)
         return 0;
-    /* counting sort by rule, keeping Hyperscan's (end-ordered) sequence */
-    size_t nr = eng->nrules;
-    memset(w->bucket, 0, (nr + 1) * sizeof(*w->bucket));
-    for (size_t i = 0; i < w->nhits; i++)
-        w->bucket[w->hits[i].rule + 1]++;
-    for (size_t r = 0; r < nr; r++)
-        w->bucket[r + 1] += w->bucket[r];
-    if (w->capsorted < w->nhits) {
-        w->capsorted = w->nhits;
-        w->sorted = cm_xrealloc(w->sorted, w->capsorted * sizeof(*w->sorted));
-    }
-    for (size_t i = 0; i < w->nhits; i++)
-        w->sorted[w->bucket[w->hits[i].rule]++] = w->hits[i];
-    size_t begin = 0;
-    for (size_t r = 0; r < nr; r++) {
-        size_t end = w->bucket[r]; /* after the fill, bucket[r] is the end of rule r */
-        if (end > begin && (only_rule < 0 || (size_t)only_rule == r)) {
-            red_hit *h = w->sorted + begin;
-            size_t n = end - begin;
-            for (size_t k = 1; k < n; k++)
-                if (h[k].end < h[k - 1].end) {
-                    qsort(h, n, sizeof(*h), cmp_hit);
-                    break;
-                }
-            int rc = confirm(w, (uint32_t)r, h, n, text, len);
-            if (rc != 0)
-                return rc;
-        }
-        begin = end;
+    memset(w->rpos, 0, eng->nrules * sizeof(*w->rpos));
+    memset(w->rskip, 0, eng->nrules * sizeof(*w->rskip));
+    const red_hit *h = order_hits(w, nmain);
+    for (size_t i = 0; i < w->nhits; i++) {
+        if (only_rule >= 0 && (size_t)only_rule != h[i].rule)
+            continue;
+        int rc = confirm(w, h[i].rule, &h[i], text, len);
+        if (rc != 0)
+            return rc;
     }
     return 0;
 }

@@ -1,13 +1,10 @@
 /* Validators for numbers and network identifiers: Luhn and issuer ranges for
  * cards, ISO 13616 mod-97 with each country's length for IBANs, SSA rules for
- * US SSNs, HMRC prefix rules for NINOs, octet ranges for IPv4, inet_pton for
- * IPv6, separator consistency for MACs, numbering-plan lengths for phones and
- * calendar checks for birth dates. Secrets live in red_valid_secret.c. */
-#include "redaction/red_internal.h"
-
-#include <arpa/inet.h>
-#include <ctype.h>
-#include <string.h>
+ * US SSNs, HMRC prefix rules for NINOs; and the registry of all validators.
+ * Network ids and e-mail: red_valid_net.c; phones: red_valid_phone.c; dates
+ * and field context: red_valid_field.c; assigned secrets and placeholders:
+ * red_valid_secret.c; token formats: red_valid_token.c. */
+#include "redaction/red_valid.h"
 
 static inline bool is_digit(char c)
 {
@@ -80,8 +77,36 @@ static bool card_iin_ok(const char *d, size_t n)
     return false;
 }
 
+/* The digits are groups of an IBAN (FR14 2004 1010 0505 0001 3M02 606 with a
+ * bad checksum is still no card): walk back over 4-character groups to a
+ * country code and check digits. */
+static bool is_in_iban(const red_vctx *v)
+{
+    const char *t = v->text;
+    size_t p = v->start;
+    for (int g = 0; g < 8; g++) {
+        if (p > 0 && (t[p - 1] == ' ' || t[p - 1] == '-'))
+            p--;
+        if (p < 4)
+            return false;
+        const char *q = t + p - 4;
+        if (isupper((unsigned char)q[0]) && isupper((unsigned char)q[1]) && is_digit(q[2]) &&
+            is_digit(q[3]))
+            return p == 4 || !is_alnum_c(q[-1]);
+        for (int k = 0; k < 4; k++)
+            if (!is_digit(q[k]) && !isupper((unsigned char)q[k]))
+                return false;
+        if (p == 4 || (q[-1] != ' ' && q[-1] != '-'))
+            return false;
+        p -= 4;
+    }
+    return false;
+}
+
 static red_verdict v_card(red_vctx *v)
 {
+    if (is_in_iban(v))
+        return RED_V_NO;
     char d[24];
     size_t n = digits_of(v->text + v->start, v->end - v->start, d, 19);
     if (n < 13 || n > 19 || !card_iin_ok(d, n) || !red_luhn_ok(d, n))
@@ -218,278 +243,17 @@ static red_verdict v_nino(red_vctx *v)
     return RED_V_YES;
 }
 
-/* Four octets 0-255 without leading zeros, not part of a longer dotted run. */
-static red_verdict v_ipv4(red_vctx *v)
-{
-    const char *t = v->text;
-    size_t s = v->start, e = v->end;
-    if (s >= 2 && t[s - 1] == '.' && is_digit(t[s - 2]))
-        return RED_V_NO;
-    if (e + 1 < v->len && t[e] == '.' && is_digit(t[e + 1]))
-        return RED_V_NO;
-    unsigned octets = 0, small = 0;
-    bool is_same = true;
-    size_t i = s;
-    while (i < e) {
-        size_t j = i;
-        unsigned val = 0;
-        while (j < e && is_digit(t[j]))
-            val = val * 10 + (unsigned)(t[j++] - '0');
-        size_t nd = j - i;
-        if (nd == 0 || nd > 3 || val > 255 || (nd > 1 && t[i] == '0'))
-            return RED_V_NO;
-        octets++;
-        small += nd == 1;
-        is_same &= nd == 1 && t[i] == t[s];
-        if (j < e && t[j] != '.')
-            return RED_V_NO;
-        i = j + 1;
-    }
-    if (octets != 4)
-        return RED_V_NO;
-    /* 2.5.4.3 is more often an OID or a version than a host; 8.8.8.8 is a host */
-    return small == 4 && !is_same ? RED_V_WEAK : RED_V_YES;
-}
-
-static red_verdict v_ipv6(red_vctx *v)
-{
-    size_t n = v->end - v->start;
-    char buf[64];
-    unsigned char addr[16];
-    if (n < 3 || n >= sizeof(buf))
-        return RED_V_NO;
-    memcpy(buf, v->text + v->start, n);
-    buf[n] = '\0';
-    char *pct = strchr(buf, '%'); /* zone id */
-    if (pct != NULL)
-        *pct = '\0';
-    if (inet_pton(AF_INET6, buf, addr) != 1)
-        return RED_V_NO;
-    size_t groups = 0, longest = 0, cur = 0;
-    for (const char *p = buf;; p++) {
-        if (isxdigit((unsigned char)*p) || *p == '.') {
-            cur++;
-            continue;
-        }
-        if (cur > 0) {
-            groups++;
-            if (cur > longest)
-                longest = cur;
-        }
-        cur = 0;
-        if (*p == '\0')
-            break;
-    }
-    if (strstr(buf, "::") == NULL || groups >= 3 || (groups == 2 && longest >= 3))
-        return RED_V_YES;
-    return strcmp(buf, "::1") == 0 ? RED_V_YES : RED_V_NO;
-}
-
-static red_verdict v_mac(red_vctx *v)
-{
-    const char *s = v->text + v->start;
-    size_t n = v->end - v->start;
-    char sep = 0;
-    size_t hex = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (isxdigit((unsigned char)s[i])) {
-            hex++;
-        } else {
-            if (sep != 0 && s[i] != sep)
-                return RED_V_NO;
-            sep = s[i];
-        }
-    }
-    return hex == 12 ? RED_V_YES : RED_V_NO;
-}
-
-/* ---- phone numbers ----------------------------------------------------- */
-
-typedef struct cc_plan {
-    unsigned short cc;
-    unsigned char min, max; /* national significant number length */
-} cc_plan;
-
-static const cc_plan cc_plans[] = {
-    {1, 10, 10},  {7, 10, 10},  {20, 9, 10},  {27, 9, 9},   {30, 10, 10}, {31, 9, 9},  {32, 8, 9},
-    {33, 9, 9},   {34, 9, 9},   {36, 8, 9},   {39, 6, 11},  {40, 9, 9},   {41, 9, 9},  {43, 4, 13},
-    {44, 9, 10},  {45, 8, 8},   {46, 7, 10},  {47, 8, 8},   {48, 9, 9},   {49, 5, 13}, {51, 8, 9},
-    {52, 10, 10}, {54, 10, 11}, {55, 10, 11}, {56, 9, 9},   {57, 10, 10}, {60, 8, 10}, {61, 9, 9},
-    {62, 8, 12},  {63, 8, 10},  {64, 8, 10},  {65, 8, 8},   {66, 8, 9},   {81, 9, 10}, {82, 8, 10},
-    {84, 9, 10},  {86, 10, 11}, {90, 10, 10}, {91, 10, 10}, {92, 9, 10},  {212, 9, 9}, {216, 8, 8},
-    {234, 8, 10}, {254, 9, 9},  {351, 9, 9},  {352, 6, 11}, {353, 7, 9},  {354, 7, 9}, {356, 8, 8},
-    {357, 8, 8},  {358, 5, 12}, {359, 8, 9},  {370, 8, 8},  {371, 8, 8},  {372, 7, 8}, {380, 9, 9},
-    {385, 8, 9},  {386, 8, 8},  {420, 9, 9},  {421, 9, 9},  {852, 8, 8},  {886, 8, 9}, {966, 9, 9},
-    {971, 8, 9},  {972, 8, 9},  {974, 8, 8},
-};
-
-/* Lengths of country codes: 1 and 7 are one digit, the rest follow ITU zones. */
-static size_t cc_len(const char *d, size_t n)
-{
-    if (n < 1)
-        return 0;
-    if (d[0] == '1' || d[0] == '7')
-        return 1;
-    if (n < 2)
-        return 0;
-    static const char *const two[] = {
-        "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46",
-        "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63",
-        "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98"};
-    for (size_t i = 0; i < sizeof(two) / sizeof(two[0]); i++)
-        if (d[0] == two[i][0] && d[1] == two[i][1])
-            return 2;
-    return n >= 3 ? 3 : 0;
-}
-
-static bool intl_ok(const char *d, size_t n)
-{
-    size_t cl = cc_len(d, n);
-    if (cl == 0 || n <= cl)
-        return false;
-    unsigned cc = num_of(d, cl);
-    size_t nsn = n - cl;
-    for (size_t i = 0; i < sizeof(cc_plans) / sizeof(cc_plans[0]); i++)
-        if (cc_plans[i].cc == cc) {
-            return nsn >= cc_plans[i].min && nsn <= cc_plans[i].max;
-        }
-    return n >= 8 && n <= 15;
-}
-
-/* Two groups of 2 + 4 digits around two same separators, or a year first: a date. */
-static bool looks_like_date(const char *s, size_t n)
-{
-    size_t g[4] = {0}, ng = 0;
-    char seps[3] = {0};
-    for (size_t i = 0; i < n && ng < 4; i++) {
-        if (is_digit(s[i])) {
-            g[ng]++;
-        } else if (g[ng] > 0) {
-            if (ng < 3)
-                seps[ng] = s[i];
-            ng++;
-        }
-    }
-    if (ng < 4 && g[ng] > 0)
-        ng++;
-    if (ng != 3 || seps[0] != seps[1] || seps[0] == ' ')
-        return false;
-    return (g[0] <= 2 && g[1] <= 2 && g[2] == 4) || (g[0] == 4 && g[1] <= 2 && g[2] <= 2);
-}
-
-/* International numbers need a plausible plan; national ones a plausible
- * length and grouping; bare digit runs count only with a phone word near. */
-static red_verdict v_phone(red_vctx *v)
-{
-    const char *s = v->text + v->start;
-    size_t n = v->end - v->start;
-    char d[24];
-    size_t nd = digits_of(s, n, d, 20);
-    if (nd < 7 || nd > 15)
-        return RED_V_NO;
-    bool is_same = true;
-    for (size_t i = 1; i < nd; i++)
-        is_same &= d[i] == d[0];
-    if (is_same || looks_like_date(s, n))
-        return RED_V_NO;
-    size_t seps = 0;
-    for (size_t i = 0; i < n; i++)
-        seps += !is_digit(s[i]) && s[i] != '+';
-    bool is_intl = s[0] == '+' || (nd > 2 && d[0] == '0' && d[1] == '0' && s[0] == '0');
-    if (is_intl) {
-        const char *p = d;
-        size_t k = nd;
-        if (s[0] != '+') {
-            p += 2;
-            k -= 2;
-        }
-        /* "+49 (0)30 ...": the bracketed trunk zero is not dialled */
-        const char *z = memmem(s, n, "(0)", 3);
-        char tmp[24];
-        size_t before = z ? digits_of(s, (size_t)(z - s), tmp, 20) : 0;
-        if (z != NULL && s[0] != '+')
-            before = before >= 2 ? before - 2 : k;
-        if (z != NULL && before < k) {
-            memcpy(tmp, p, before);
-            memcpy(tmp + before, p + before + 1, k - before - 1);
-            p = tmp;
-            k--;
-        }
-        return intl_ok(p, k) ? RED_V_YES : RED_V_NO;
-    }
-    if (seps == 0)
-        return RED_V_WEAK;
-    if (d[0] == '0')
-        return nd >= 9 && nd <= 12 ? RED_V_YES : RED_V_WEAK;
-    /* 3-3-4 with separators or (xxx) is how US numbers are written, also
-     * the made-up ones (555-123-4567) people put in prompts */
-    if (nd == 10 || (nd == 11 && d[0] == '1'))
-        return s[0] == '(' || seps >= 2 ? RED_V_YES : RED_V_WEAK;
-    return RED_V_WEAK;
-}
-
-/* ---- dates of birth ------------------------------------------------------ */
-
-static bool dm_ok(unsigned d, unsigned m)
-{
-    static const unsigned char mdays[13] = {0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m >= 1 && m <= 12 && d >= 1 && d <= mdays[m];
-}
-
-/* Numeric forms are checked as a calendar date (d/m/y, m/d/y or y-m-d);
- * forms with a month name only need a plausible day and year. */
-static red_verdict v_date(red_vctx *v)
-{
-    const char *s = v->text + v->start;
-    size_t n = v->end - v->start;
-    unsigned num[3] = {0}, len[3] = {0};
-    size_t k = 0;
-    bool has_alpha = false;
-    for (size_t i = 0; i < n; i++) {
-        if (is_digit(s[i])) {
-            if (k < 3) {
-                num[k] = num[k] * 10 + (unsigned)(s[i] - '0');
-                len[k]++;
-            }
-        } else {
-            if (isalpha((unsigned char)s[i]) || (unsigned char)s[i] >= 0x80)
-                has_alpha = true;
-            if (k < 3 && len[k] > 0)
-                k++;
-        }
-    }
-    if (k < 3 && len[k] > 0)
-        k++;
-    if (has_alpha) {
-        for (size_t i = 0; i < k; i++)
-            if (len[i] > 2 && (num[i] < 1900 || num[i] > 2030))
-                return RED_V_NO;
-            else if (len[i] <= 2 && num[i] > 31)
-                return RED_V_NO;
-        return k >= 1 ? RED_V_YES : RED_V_NO;
-    }
-    if (k != 3)
-        return RED_V_NO;
-    if (len[0] == 4)
-        return num[0] >= 1900 && num[0] <= 2030 && dm_ok(num[2], num[1]) ? RED_V_YES : RED_V_NO;
-    unsigned y = num[2];
-    if (len[2] == 2)
-        y += 1900;
-    else if (len[2] != 4 || y < 1900 || y > 2030)
-        return RED_V_NO;
-    return dm_ok(num[0], num[1]) || dm_ok(num[1], num[0]) ? RED_V_YES : RED_V_NO;
-}
-
 const red_validator red_validators[] = {
     {"card", v_card},
     {"iban", v_iban},
     {"ssn", v_ssn},
     {"nino", v_nino},
-    {"ipv4", v_ipv4},
-    {"ipv6", v_ipv6},
-    {"mac", v_mac},
-    {"phone", v_phone},
-    {"date", v_date},
+    {"ipv4", red_v_ipv4},
+    {"ipv6", red_v_ipv6},
+    {"mac", red_v_mac},
+    {"phone", red_v_phone},
+    {"date", red_v_date},
+    {"dob_field", red_v_dob_field},
     {"email", red_v_email},
     {"github", red_v_github},
     {"jwt", red_v_jwt},

@@ -1,19 +1,16 @@
-/* Validators for secrets and addresses: e-mail domains, the GitHub token
- * CRC32, JWT headers, AWS secret key shape, PEM bodies, and the heuristics that
- * keep references (${DB_PASSWORD}, os.getenv(...), <your-key>) and prose
- * ("Password: forgotten again") apart from real assigned values. */
-#include "redaction/red_internal.h"
+/* Assigned secrets: entropy, and the heuristics that keep references
+ * (${DB_PASSWORD}, os.getenv(...), <your-key>) and prose ("Password:
+ * forgotten again") apart from real assigned values. Token formats (GitHub,
+ * JWT, AWS, PEM) live in red_valid_token.c. */
+#include "redaction/red_valid.h"
 
-#include <ctype.h>
 #include <math.h>
-#include <string.h>
-#include <strings.h>
 
 /* c * log2(c) for small counts, so entropy needs no log per symbol; and the
  * first bytes of the placeholder substrings below. Filled once at engine load. */
 static float clog2c[1024];
 static bool placeholder_first[256];
-static const char placeholder_firsts[] = "${}gepsv!yrih_-x*.<(fkt";
+static const char placeholder_firsts[] = "${}gepsv!yrih_-x*.<(fktc";
 
 void red_entropy_init(void)
 {
@@ -47,45 +44,44 @@ double red_entropy(const char *s, size_t n)
     return log2((double)n) - sum / (double)n;
 }
 
-/* needle is lowercase ASCII */
-static bool has_ci(const char *s, size_t n, const char *needle)
+/* A dotted value with a random segment (dp.st.prod.Vj8k2LmQ9xRt4Zp7Wn1Y) is a
+ * token with a vendor prefix, not code (config.db.password). */
+static bool has_token_segment(const char *s, size_t n)
 {
-    size_t k = strlen(needle);
-    if (k > n)
-        return false;
-    unsigned char first = (unsigned char)needle[0];
-    for (size_t i = 0; i + k <= n; i++) {
-        if ((unsigned char)tolower((unsigned char)s[i]) != first)
+    size_t b = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && s[i] != '.')
             continue;
-        size_t j = 1;
-        while (j < k && tolower((unsigned char)s[i + j]) == (unsigned char)needle[j])
-            j++;
-        if (j == k)
+        int up = 0, lo = 0, dg = 0;
+        for (size_t k = b; k < i; k++) {
+            up |= isupper((unsigned char)s[k]) != 0;
+            lo |= islower((unsigned char)s[k]) != 0;
+            dg |= isdigit((unsigned char)s[k]) != 0;
+        }
+        if (i - b >= 16 && up + lo + dg == 3)
             return true;
+        b = i + 1;
     }
     return false;
 }
 
-static bool eq_ci(const char *s, size_t n, const char *w)
+/* A call that reads the secret from elsewhere: ENV.fetch("X"), config('x'),
+ * Rails.application.credentials.dig(:x), env::var("X"). */
+static bool is_call(const char *s, size_t n)
 {
-    return strlen(w) == n && strncasecmp(s, w, n) == 0;
-}
-
-typedef struct word {
-    const char *s;
-    size_t n;
-} word;
-#define W(x)                                                                                       \
-    {                                                                                              \
-        x, sizeof(x) - 1                                                                           \
+    size_t i = 0;
+    bool is_qualified = false;
+    while (i < n && (isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '.' || s[i] == ':')) {
+        is_qualified |= s[i] == '.' || s[i] == ':';
+        i++;
     }
-
-static bool in_words(const char *s, size_t n, const word *ws, size_t nw)
-{
-    for (size_t i = 0; i < nw; i++)
-        if (ws[i].n == n && strncasecmp(s, ws[i].s, n) == 0)
-            return true;
-    return false;
+    if (i == 0 || i >= n || s[i] != '(' || !isalpha((unsigned char)s[0]))
+        return false;
+    static const red_word calls[] = {RED_W("env"),     RED_W("getenv"), RED_W("fetch"),
+                                     RED_W("config"),  RED_W("secret"), RED_W("lookup"),
+                                     RED_W("get"),     RED_W("read"),   RED_W("require"),
+                                     RED_W("setting"), RED_W("vault"),  RED_W("file")};
+    return is_qualified || red_in_words(s, i, calls, sizeof(calls) / sizeof(calls[0]));
 }
 
 /* Values that stand for a secret without being one. */
@@ -93,48 +89,61 @@ bool red_is_placeholder(const char *s, size_t n)
 {
     if (n == 0)
         return true;
-    if (s[0] == '$' || s[0] == '%' || s[0] == '<' || s[0] == '{' || s[0] == '[' || s[0] == '(')
+    /* a long random value (a WordPress salt) may start with or contain
+     * '<', '{', '$'; only template syntax makes it a reference then */
+    bool is_random = n >= 24 && memchr(s, ' ', n) == NULL && red_entropy(s, n) >= 4.2;
+    if (!is_random &&
+        (s[0] == '$' || s[0] == '%' || s[0] == '<' || s[0] == '{' || s[0] == '[' || s[0] == '('))
+        return true;
+    if (is_call(s, n))
         return true;
     /* substrings, tested only where their first byte occurs */
-    static const word subs[] = {W("${"),
-                                W("{{"),
-                                W("}}"),
-                                W("getenv"),
-                                W("environ"),
-                                W("process.env"),
-                                W("env("),
-                                W("env["),
-                                W("secretkeyref"),
-                                W("vault:"),
-                                W("!vault"),
-                                W("your_"),
-                                W("your-"),
-                                W("yourpass"),
-                                W("yoursecret"),
-                                W("yourkey"),
-                                W("yourtoken"),
-                                W("placeholder"),
-                                W("redacted"),
-                                W("replace"),
-                                W("insert"),
-                                W("here>"),
-                                W("_here"),
-                                W("-here"),
-                                W("xxxx"),
-                                W("****"),
-                                W("...."),
-                                W("<"),
-                                W("()"),
-                                W("fixme"),
-                                W("secretsmanager"),
-                                W("keyvault"),
-                                W("todo")};
+    static const red_word subs[] = {RED_W("${"),
+                                RED_W("{{"),
+                                RED_W("}}"),
+                                RED_W("getenv"),
+                                RED_W("environ"),
+                                RED_W("process.env"),
+                                RED_W("env("),
+                                RED_W("env["),
+                                RED_W("secretkeyref"),
+                                RED_W("vault:"),
+                                RED_W("!vault"),
+                                RED_W("your_"),
+                                RED_W("your-"),
+                                RED_W("yourpass"),
+                                RED_W("yoursecret"),
+                                RED_W("yourkey"),
+                                RED_W("yourtoken"),
+                                RED_W("placeholder"),
+                                RED_W("redacted"),
+                                RED_W("replace"),
+                                RED_W("insert"),
+                                RED_W("here>"),
+                                RED_W("_here"),
+                                RED_W("-here"),
+                                RED_W("xxxx"),
+                                RED_W("changeme"),
+                                RED_W("change_me"),
+                                RED_W("change-me"),
+                                RED_W("changethis"),
+                                RED_W("put your"),
+                                RED_W("phrase here"),
+                                RED_W("****"),
+                                RED_W("...."),
+                                RED_W("<"),
+                                RED_W("()"),
+                                RED_W("fixme"),
+                                RED_W("secretsmanager"),
+                                RED_W("keyvault"),
+                                RED_W("todo")};
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)tolower((unsigned char)s[i]);
         if (!placeholder_first[c])
             continue;
         for (size_t k = 0; k < sizeof(subs) / sizeof(subs[0]); k++) {
-            if ((unsigned char)subs[k].s[0] != c || subs[k].n > n - i)
+            if ((unsigned char)subs[k].s[0] != c || subs[k].n > n - i ||
+                (is_random && (c == '<' || c == '(')))
                 continue;
             size_t j = 1;
             while (j < subs[k].n && tolower((unsigned char)s[i + j]) == subs[k].s[j])
@@ -143,15 +152,15 @@ bool red_is_placeholder(const char *s, size_t n)
                 return true;
         }
     }
-    static const word words[] = {
-        W("null"),    W("none"),    W("nil"),      W("true"),     W("false"),    W("undefined"),
-        W("empty"),   W("hidden"),  W("secret"),   W("password"), W("passwd"),   W("pwd"),
-        W("token"),   W("string"),  W("str"),      W("int"),      W("bool"),     W("boolean"),
-        W("number"),  W("any"),     W("object"),   W("required"), W("optional"), W("n/a"),
-        W("na"),      W("tbd"),     W("env"),      W("value"),    W("bytes"),    W("text"),
-        W("char"),    W("varchar"), W("mask"),     W("masked"),   W("private"),  W("apikey"),
-        W("api_key"), W("key"),     W("changeit"), W("unset"),    W("default"),  W("blank")};
-    if (in_words(s, n, words, sizeof(words) / sizeof(words[0])))
+    static const red_word words[] = {
+        RED_W("null"),    RED_W("none"),    RED_W("nil"),      RED_W("true"),     RED_W("false"),    RED_W("undefined"),
+        RED_W("empty"),   RED_W("hidden"),  RED_W("secret"),   RED_W("password"), RED_W("passwd"),   RED_W("pwd"),
+        RED_W("token"),   RED_W("string"),  RED_W("str"),      RED_W("int"),      RED_W("bool"),     RED_W("boolean"),
+        RED_W("number"),  RED_W("any"),     RED_W("object"),   RED_W("required"), RED_W("optional"), RED_W("n/a"),
+        RED_W("na"),      RED_W("tbd"),     RED_W("env"),      RED_W("value"),    RED_W("bytes"),    RED_W("text"),
+        RED_W("char"),    RED_W("varchar"), RED_W("mask"),     RED_W("masked"),   RED_W("private"),  RED_W("apikey"),
+        RED_W("api_key"), RED_W("key"),     RED_W("changeit"), RED_W("unset"),    RED_W("default"),  RED_W("blank")};
+    if (red_in_words(s, n, words, sizeof(words) / sizeof(words[0])))
         return true;
     bool is_same = true;
     for (size_t i = 1; i < n; i++)
@@ -169,32 +178,39 @@ bool red_is_placeholder(const char *s, size_t n)
             is_ident = isalnum((unsigned char)s[i]) || s[i] == '_';
         }
     }
-    return is_ident && dots > 0;
+    return is_ident && dots > 0 && !has_token_segment(s, n);
 }
 
 /* Everyday words that follow "password:" in prose rather than a value. */
 static bool is_common_word(const char *s, size_t n)
 {
-    static const word words[] = {
-        W("reset"),      W("forgotten"), W("forgot"),     W("expired"),  W("required"),
-        W("incorrect"),  W("invalid"),   W("changed"),    W("change"),   W("please"),
-        W("is"),         W("was"),       W("the"),        W("and"),      W("for"),
-        W("not"),        W("protected"), W("wrong"),      W("missing"),  W("updated"),
-        W("update"),     W("same"),      W("sent"),       W("below"),    W("above"),
-        W("attached"),   W("unknown"),   W("locked"),     W("manager"),  W("policy"),
-        W("vergessen"),  W("falsch"),    W("abgelaufen"), W("geändert"), W("oublié"),
-        W("incorrect"),  W("expiré"),    W("olvidé"),     W("olvidada"), W("caducada"),
-        W("incorrecta"), W("reset."),    W("ok"),         W("yes"),      W("no"),
-        W("see"),        W("via"),       W("from"),       W("with"),     W("field"),
-        W("hash"),       W("hashed"),    W("length"),     W("strength"), W("strong"),
-        W("weak")};
-    return in_words(s, n, words, sizeof(words) / sizeof(words[0]));
+    static const red_word words[] = {
+        RED_W("reset"),      RED_W("forgotten"), RED_W("forgot"),     RED_W("expired"),  RED_W("required"),
+        RED_W("incorrect"),  RED_W("invalid"),   RED_W("changed"),    RED_W("change"),   RED_W("please"),
+        RED_W("is"),         RED_W("was"),       RED_W("the"),        RED_W("and"),      RED_W("for"),
+        RED_W("not"),        RED_W("protected"), RED_W("wrong"),      RED_W("missing"),  RED_W("updated"),
+        RED_W("update"),     RED_W("same"),      RED_W("sent"),       RED_W("below"),    RED_W("above"),
+        RED_W("attached"),   RED_W("unknown"),   RED_W("locked"),     RED_W("manager"),  RED_W("policy"),
+        RED_W("vergessen"),  RED_W("falsch"),    RED_W("abgelaufen"), RED_W("geändert"), RED_W("oublié"),
+        RED_W("incorrect"),  RED_W("expiré"),    RED_W("olvidé"),     RED_W("olvidada"), RED_W("caducada"),
+        RED_W("incorrecta"), RED_W("reset."),    RED_W("ok"),         RED_W("yes"),      RED_W("no"),
+        RED_W("see"),        RED_W("via"),       RED_W("from"),       RED_W("with"),     RED_W("field"),
+        RED_W("hash"),       RED_W("hashed"),    RED_W("length"),     RED_W("strength"), RED_W("strong"),
+        RED_W("weak")};
+    return red_in_words(s, n, words, sizeof(words) / sizeof(words[0]));
 }
 
+/* Trailing punctuation is not part of a value, except one final '.' after a
+ * letter or digit: people end passwords with it (Nebel931.), and where it
+ * ends the sentence, masking it costs nothing. */
 static void trim_tail(red_vctx *v)
 {
-    while (v->end > v->start && strchr(".,;:?)]}", v->text[v->end - 1]) != NULL)
+    while (v->end > v->start && strchr(".,;:?)]}", v->text[v->end - 1]) != NULL) {
+        if (v->text[v->end - 1] == '.' && v->end - v->start > 1 &&
+            isalnum((unsigned char)v->text[v->end - 2]))
+            break;
         v->end--;
+    }
 }
 
 /* The key of "key: value" names something about a secret, not the secret:
@@ -203,7 +219,7 @@ static bool is_meta_key(const red_vctx *v)
 {
     const char *t = v->text;
     size_t e = v->start;
-    while (e > v->mstart && strchr(" \t\"'`:=>]", t[e - 1]) != NULL)
+    while (e > v->mstart && strchr(" \t\"'`:=>],", t[e - 1]) != NULL)
         e--;
     size_t b = e;
     while (b > v->mstart && (isalnum((unsigned char)t[b - 1]) || t[b - 1] == '_'))
@@ -216,19 +232,19 @@ static bool is_meta_key(const red_vctx *v)
         w--;
     if (w > b && isupper((unsigned char)t[w - 1]) && islower((unsigned char)t[w]))
         w--;
-    static const word meta[] = {
-        W("id"),       W("type"),       W("length"),    W("len"),      W("ttl"),      W("expiry"),
-        W("expires"),  W("expiration"), W("url"),       W("uri"),      W("endpoint"), W("file"),
-        W("path"),     W("name"),       W("header"),    W("prefix"),   W("enabled"),  W("days"),
-        W("seconds"),  W("count"),      W("version"),   W("policy"),   W("required"), W("min"),
-        W("max"),      W("format"),     W("algorithm"), W("alg"),      W("usage"),    W("timeout"),
-        W("field"),    W("label"),      W("hint"),      W("strength"), W("rotation"), W("location"),
-        W("arn"),      W("ref"),        W("env"),       W("var"),      W("domain"),   W("host"),
-        W("hostname"), W("method"),     W("mode"),      W("provider"), W("scheme"),   W("server"),
-        W("user"),     W("username"),   W("email"),     W("sender"),   W("audience"), W("issuer"),
-        W("scope"),    W("realm"),      W("account"),   W("lifetime"), W("store"),    W("dir"),
-        W("size"),     W("mask")};
-    return in_words(t + w, e - w, meta, sizeof(meta) / sizeof(meta[0]));
+    static const red_word meta[] = {
+        RED_W("id"),       RED_W("type"),       RED_W("length"),    RED_W("len"),      RED_W("ttl"),      RED_W("expiry"),
+        RED_W("expires"),  RED_W("expiration"), RED_W("url"),       RED_W("uri"),      RED_W("endpoint"), RED_W("file"),
+        RED_W("path"),     RED_W("name"),       RED_W("header"),    RED_W("prefix"),   RED_W("enabled"),  RED_W("days"),
+        RED_W("seconds"),  RED_W("count"),      RED_W("version"),   RED_W("policy"),   RED_W("required"), RED_W("min"),
+        RED_W("max"),      RED_W("format"),     RED_W("algorithm"), RED_W("alg"),      RED_W("usage"),    RED_W("timeout"),
+        RED_W("field"),    RED_W("label"),      RED_W("hint"),      RED_W("strength"), RED_W("rotation"), RED_W("location"),
+        RED_W("arn"),      RED_W("ref"),        RED_W("env"),       RED_W("var"),      RED_W("domain"),   RED_W("host"),
+        RED_W("hostname"), RED_W("method"),     RED_W("mode"),      RED_W("provider"), RED_W("scheme"),   RED_W("server"),
+        RED_W("user"),     RED_W("username"),   RED_W("email"),     RED_W("sender"),   RED_W("audience"), RED_W("issuer"),
+        RED_W("scope"),    RED_W("realm"),      RED_W("account"),   RED_W("lifetime"), RED_W("store"),    RED_W("dir"),
+        RED_W("size"),     RED_W("mask")};
+    return red_in_words(t + w, e - w, meta, sizeof(meta) / sizeof(meta[0]));
 }
 
 static red_verdict value_check(red_vctx *v, bool is_assignment);
@@ -301,6 +317,12 @@ static red_verdict value_check(red_vctx *v, bool is_assignment)
 /* A password told in prose: must look like one (length, mixed classes). */
 red_verdict red_v_password(red_vctx *v)
 {
+    if (v->end < v->len && (v->text[v->end] == '=' ||
+                            (v->text[v->end] == ':' && v->end > v->start &&
+                             isalpha((unsigned char)v->text[v->end - 1]))))
+        return RED_V_NO; /* "the secret is webhook_secret: ..." names a key */
+    if (v->end > v->start + 1 && v->text[v->end - 1] == ':')
+        return RED_V_NO;
     trim_tail(v);
     const char *s = v->text + v->start;
     size_t n = v->end - v->start;
@@ -318,180 +340,11 @@ red_verdict red_v_password(red_vctx *v)
         else
             sy = 1;
     }
+    bool is_snake = lo && !up && !dg;
+    for (size_t i = 0; i < n && is_snake; i++)
+        is_snake = islower((unsigned char)s[i]) || s[i] == '_';
+    if (is_snake)
+        return RED_V_NO; /* an identifier (signing_secret), not a password */
     return lo + up + dg + sy >= 2 ? RED_V_YES : RED_V_NO;
 }
 
-/* File extensions that follow '@' in asset names (icon@2x.png) and package pins. */
-static const word not_tlds[] = {
-    W("png"),     W("jpg"),      W("jpeg"), W("gif"),  W("svg"), W("webp"), W("js"),  W("mjs"),
-    W("ts"),      W("css"),      W("scss"), W("html"), W("htm"), W("json"), W("xml"), W("yml"),
-    W("yaml"),    W("txt"),      W("pdf"),  W("zip"),  W("gz"),  W("tar"),  W("py"),  W("rb"),
-    W("rs"),      W("java"),     W("php"),  W("cpp"),  W("hpp"), W("log"),  W("ini"), W("cfg"),
-    W("conf"),    W("lock"),     W("toml"), W("env"),  W("bak"), W("tmp"),  W("bat"), W("exe"),
-    W("dll"),     W("so"),       W("mp3"),  W("mp4"),  W("wav"), W("mov"),  W("ico"), W("ttf"),
-    W("woff"),    W("vue"),      W("jsx"),  W("tsx"),  W("sql"), W("db"),   W("pem"), W("crt"),
-    W("invalid"), W("localhost")};
-
-red_verdict red_v_email(red_vctx *v)
-{
-    const char *s = v->text + v->start;
-    size_t n = v->end - v->start;
-    const char *at = memchr(s, '@', n);
-    if (at == NULL || at == s)
-        return RED_V_NO;
-    size_t ll = (size_t)(at - s);
-    if (s[0] == '.' || s[ll - 1] == '.' || memmem(s, ll, "..", 2) != NULL)
-        return RED_V_NO;
-    const char *dom = at + 1;
-    size_t dl = n - ll - 1;
-    const char *dot = NULL;
-    for (size_t i = 0; i < dl; i++)
-        if (dom[i] == '.')
-            dot = dom + i;
-    if (dot == NULL || memmem(dom, dl, "..", 2) != NULL || dom[0] == '-' || dom[0] == '.')
-        return RED_V_NO;
-    const char *tld = dot + 1;
-    size_t tl = (size_t)(dom + dl - tld);
-    if (in_words(tld, tl, not_tlds, sizeof(not_tlds) / sizeof(not_tlds[0])))
-        return RED_V_NO;
-    /* URL userinfo (https://key@sentry.io/1) is not a mailbox */
-    if (v->start >= 3 && memcmp(v->text + v->start - 3, "://", 3) == 0)
-        return RED_V_NO;
-    /* an SSH remote (git@github.com:org/repo) is not a mailbox */
-    if (v->end < v->len && v->text[v->end] == ':' && eq_ci(s, ll, "git"))
-        return RED_V_NO;
-    return RED_V_YES;
-}
-
-static uint32_t crc32_of(const unsigned char *p, size_t n)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
-    }
-    return c ^ 0xFFFFFFFFu;
-}
-
-/* Classic tokens: 30 random base62 characters and a base62 CRC32 of them. */
-bool red_github_crc_ok(const char *tok, size_t n)
-{
-    if (n != 40 || tok[3] != '_')
-        return false;
-    static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    uint64_t val = 0;
-    for (size_t i = 34; i < 40; i++) {
-        const char *q = strchr(b62, tok[i]);
-        if (q == NULL || tok[i] == '\0')
-            return false;
-        val = val * 62 + (uint64_t)(q - b62);
-    }
-    return val == crc32_of((const unsigned char *)tok + 4, 30);
-}
-
-red_verdict red_v_github(red_vctx *v)
-{
-    const char *s = v->text + v->start;
-    size_t n = v->end - v->start;
-    if (n == 40 && s[3] == '_') {
-        if (red_github_crc_ok(s, n))
-            return RED_V_YES;
-        /* a wrong checksum is a fake or a typo: redact it only where a
-         * token is talked about, and never a placeholder */
-        return red_is_placeholder(s + 4, 36) || red_entropy(s + 4, 36) < 3.5 ? RED_V_NO
-                                                                             : RED_V_WEAK;
-    }
-    return n >= 40 && red_entropy(s, n) >= 3.5 && !red_is_placeholder(s + 11, n - 11) ? RED_V_YES
-                                                                                      : RED_V_NO;
-}
-
-static int b64url_val(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-' || c == '+')
-        return 62;
-    if (c == '_' || c == '/')
-        return 63;
-    return -1;
-}
-
-/* Decode up to cap bytes of base64url; returns the decoded length. */
-static size_t b64url_decode(const char *s, size_t n, char *out, size_t cap)
-{
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < n && o < cap; i++) {
-        int x = b64url_val(s[i]);
-        if (x < 0)
-            break;
-        acc = (acc << 6) | (uint32_t)x;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (char)((acc >> bits) & 0xFF);
-        }
-    }
-    return o;
-}
-
-red_verdict red_v_jwt(red_vctx *v)
-{
-    const char *s = v->text + v->start;
-    size_t n = v->end - v->start;
-    const char *dot = memchr(s, '.', n);
-    if (dot == NULL)
-        return RED_V_NO;
-    char hdr[256];
-    size_t hl = b64url_decode(s, (size_t)(dot - s), hdr, sizeof(hdr));
-    if (hl < 8 || hdr[0] != '{' || hdr[1] != '"')
-        return RED_V_NO;
-    for (size_t i = 0; i < hl; i++)
-        if ((unsigned char)hdr[i] < 0x20 || (unsigned char)hdr[i] > 0x7e)
-            return RED_V_NO; /* a JOSE header is printable JSON */
-    if (has_ci(hdr, hl, "\"alg\"") || has_ci(hdr, hl, "\"typ\""))
-        return RED_V_YES;
-    return memmem(hdr, hl, "\":", 2) != NULL ? RED_V_WEAK : RED_V_NO;
-}
-
-/* 40 base64 characters, mixed case, not a hex digest (git SHA-1). */
-red_verdict red_v_aws_secret(red_vctx *v)
-{
-    const char *s = v->text + v->start;
-    size_t n = v->end - v->start;
-    int up = 0, lo = 0, other = 0, hex = 1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        up |= isupper(c) != 0;
-        lo |= islower(c) != 0;
-        other |= isdigit(c) || c == '/' || c == '+';
-        hex &= isxdigit(c) != 0;
-    }
-    if (hex || !up || !lo || !other || red_is_placeholder(s, n))
-        return RED_V_NO;
-    return RED_V_YES;
-}
-
-/* A key block needs a body: 16 base64 characters between BEGIN and END (a
- * block cut short with "..." is still a key), 48 when END is missing. */
-red_verdict red_v_pem(red_vctx *v)
-{
-    const char *s = v->text + v->start;
-    size_t n = v->end - v->start, b64 = 0;
-    const char *body = memchr(s, '\n', n);
-    const char *esc = memmem(s, n, "\\n", 2);
-    if (body == NULL || (esc != NULL && esc < body))
-        body = esc;
-    if (body == NULL)
-        body = s + 30 < s + n ? s + 30 : s + n;
-    for (const char *p = body; p < s + n && *p != '-'; p++)
-        b64 += isalnum((unsigned char)*p) || *p == '+' || *p == '/';
-    bool has_end = memmem(s, n, "-----END", 8) != NULL;
-    return b64 >= (has_end ? 16u : 48u) ? RED_V_YES : RED_V_NO;
-}

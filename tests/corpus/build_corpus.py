@@ -283,15 +283,22 @@ def parse_item(body):
 
 
 def main():
+    """build_corpus.py [--out FILE] [SOURCE.txt ...]: default src/*.txt -> corpus.jsonl.
+    Naming sources builds a separate labeled file (e.g. a held-out set kept outside src/)."""
     here = os.path.dirname(os.path.abspath(__file__))
+    args = sys.argv[1:]
+    out_path = os.path.join(here, "corpus.jsonl")
+    if len(args) >= 2 and args[0] == "--out":
+        out_path = args[1]
+        args = args[2:]
     src = os.path.join(here, "src")
+    paths = args or [os.path.join(src, n) for n in sorted(os.listdir(src)) if n.endswith(".txt")]
     items = []
     seen = set()
-    for name in sorted(os.listdir(src)):
-        if not name.endswith(".txt"):
-            continue
+    for path in paths:
+        name = os.path.basename(path)
         cur = None
-        lines = open(os.path.join(src, name), encoding="utf-8").read().split("\n")
+        lines = open(path, encoding="utf-8").read().split("\n")
         blocks = []
         for ln in lines:
             if ln.startswith("=== "):
@@ -316,7 +323,7 @@ def main():
             items.append({"id": iid, "lang": lang, "kind": kind, "text": text,
                           "entities": [{"type": t, "start": s, "end": e} for t, s, e in ents],
                           "negatives": [{"kind": t, "start": s, "end": e} for t, s, e in negs]})
-    with open(os.path.join(here, "corpus.jsonl"), "w", encoding="utf-8") as f:
+    with open(out_path, "w", encoding="utf-8") as f:
         for it in items:
             f.write(json.dumps(it, ensure_ascii=False) + "\n")
     ne = sum(len(i["entities"]) for i in items)
