@@ -170,7 +170,8 @@ static size_t escape_len(const char *x)
     }
     if (x[1] == 'x') {
         size_t k = 2;
-        while (k < 4 && ((x[k] >= '0' && x[k] <= '9') || ((x[k] | 32) >= 'a' && (x[k] | 32) <= 'f')))
+        while (k < 4 &&
+               ((x[k] >= '0' && x[k] <= '9') || ((x[k] | 32) >= 'a' && (x[k] | 32) <= 'f')))
             k++;
         return k;
     }
@@ -219,7 +220,7 @@ static bool split_items(const char *x, item *it, size_t cap, size_t *n)
                 continue;
             at = open;
             kind = (x[open + 1] == '?' && (x[open + 2] == '=' || x[open + 2] == '!')) ? IT_LOOKAHEAD
-                                                                                       : IT_GROUP;
+                                                                                      : IT_GROUP;
         } else if (x[i] == '{' || x[i] == '+' || x[i] == '*' || x[i] == '?') {
             kind = IT_QUANT;
             if (x[i] == '{') {
@@ -254,6 +255,13 @@ static char *derive_tail(const char *x)
 {
     item it[256];
     size_t n = 0;
+    /* quoting, verbs and extended mode parse differently: leave them alone */
+    if (strstr(x, "\\Q") != NULL || strstr(x, "(*") != NULL)
+        return NULL;
+    for (const char *g = strstr(x, "(?"); g != NULL; g = strstr(g + 2, "(?"))
+        for (const char *f = g + 2; (*f >= 'a' && *f <= 'z') || *f == '-' || *f == '^'; f++)
+            if (*f == 'x')
+                return NULL;
     if (!split_items(x, it, 256, &n))
         return NULL;
     while (n > 0 && (it[n - 1].kind == IT_WORDB || it[n - 1].kind == IT_LOOKAHEAD))
@@ -552,6 +560,7 @@ int red_worker_new(const red_engine *eng, red_worker **out)
     w->jit_stack = pcre2_jit_stack_create(32 * 1024, 4 * 1024 * 1024, NULL);
     if (w->mctx != NULL && w->jit_stack != NULL)
         pcre2_jit_stack_assign(w->mctx, NULL, w->jit_stack);
+    w->bucket = cm_xcalloc(eng->nrules + 1, sizeof(*w->bucket));
     w->rpos = cm_xcalloc(eng->nrules, sizeof(*w->rpos));
     w->rskip = cm_xcalloc(eng->nrules, sizeof(*w->rskip));
     w->last_hit = cm_xcalloc(eng->nrules, sizeof(*w->last_hit));
@@ -577,6 +586,7 @@ void red_worker_free(red_worker *w)
     pcre2_jit_stack_free(w->jit_stack);
     free(w->hits);
     free(w->sorted);
+    free(w->bucket);
     free(w->rpos);
     free(w->rskip);
     free(w->last_hit);

@@ -155,7 +155,8 @@ struct red_worker {
     red_hit *hits;
     size_t nhits, caphits;
     uint32_t *last_hit; /* per rule: 1 + index of its latest hit in this scan, 0: none */
-    red_hit *sorted; /* all hits by first end, for one front-to-back confirmation pass */
+    size_t *bucket;     /* per rule + 1: counting sort of the hits by rule */
+    red_hit *sorted;    /* hits grouped by rule, each rule's in order of first end */
     size_t capsorted;
     size_t *rpos;  /* per rule: no match starts before this offset (confirmation state) */
     size_t *rskip; /* per rule: hits ending at or before this are covered by a candidate */

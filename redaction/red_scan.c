@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define RED_PREFETCH 6 /* hits (regions) ahead whose text is prefetched */
+
 /* A trigger end of rule id at `to`. Ends of one rule arrive in order; one
  * that continues the rule's latest window (its own window starts at or
  * before the latest end, and for a span_class rule the bytes between are
@@ -104,6 +106,8 @@ static int sub_scan(red_worker *w)
     const red_engine *eng = w->eng;
     for (size_t t = 0; t < eng->ntriggers; t++) {
         for (size_t i = 0; i < w->nregions[t]; i++) {
+            if (i + RED_PREFETCH < w->nregions[t])
+                __builtin_prefetch(w->text + w->regions[t][i + RED_PREFETCH].start);
             size_t a = w->regions[t][i].start, b = w->regions[t][i].end;
             size_t m = eng->triggers[t].margin + 1;
             a = a > m ? a - m : 0;
@@ -210,10 +214,7 @@ static bool accept(const red_rule *r, const char *text, size_t len, const PCRE2_
 /* Confirm one hit of rule ri with PCRE2 on a bounded window: a match must
  * start in [max(lo - max_len, run start, rpos), end] where lo is the hit's
  * first end not yet passed. Every rule keeps its own position (rpos) and the
- * end of its latest candidate (rskip), so the hits of all rules can be taken
- * in text order, which reads the text once from front to back instead of
- * once per rule (on a large text that is the difference between cache hits
- * and misses). */
+ * end of its latest candidate (rskip). */
 static int confirm(red_worker *w, uint32_t ri, const red_hit *h, const char *text, size_t len)
 {
     const red_rule *r = &w->eng->rules[ri];
@@ -258,45 +259,46 @@ static int confirm(red_worker *w, uint32_t ri, const red_hit *h, const char *tex
 static int cmp_hit(const void *a, const void *b)
 {
     const red_hit *x = a, *y = b;
-    if (x->first != y->first)
-        return x->first < y->first ? -1 : 1;
-    return x->rule < y->rule ? -1 : x->rule > y->rule;
+    return x->first < y->first ? -1 : x->first > y->first;
 }
 
-static void sort_run(red_hit *h, size_t n)
+static int cmp_hit_rule(const void *a, const void *b)
 {
-    for (size_t k = 1; k < n; k++)
-        if (cmp_hit(&h[k - 1], &h[k]) > 0) {
-            qsort(h, n, sizeof(*h), cmp_hit);
-            return;
-        }
+    const red_hit *x = a, *y = b;
+    if (x->rule != y->rule)
+        return x->rule < y->rule ? -1 : 1;
+    return cmp_hit(a, b);
 }
 
-/* The main scan's hits come in order of their first end, the sub-scans'
- * after them (region by region): one merge gives the text order. */
-static const red_hit *order_hits(red_worker *w, size_t nmain)
+/* Hits grouped by rule (a counting sort keeps the scan's order inside each
+ * rule; a rule lives in one database, so that is the order of first ends):
+ * one rule's PCRE2 code and data stay hot while its hits are confirmed,
+ * which measured faster than taking all hits in text order. */
+static const red_hit *order_hits(red_worker *w)
 {
-    size_t n = w->nhits;
-    red_hit *h = w->hits;
-    sort_run(h, nmain);
-    if (nmain == n)
-        return h;
-    sort_run(h + nmain, n - nmain);
+    size_t nr = w->eng->nrules, n = w->nhits;
+    size_t *cnt = w->bucket;
+    memset(cnt, 0, (nr + 1) * sizeof(*cnt));
+    for (size_t i = 0; i < n; i++)
+        cnt[w->hits[i].rule + 1]++;
+    for (size_t r = 0; r < nr; r++)
+        cnt[r + 1] += cnt[r];
     if (w->capsorted < n) {
         w->capsorted = n;
         w->sorted = cm_xrealloc(w->sorted, n * sizeof(*w->sorted));
     }
-    size_t i = 0, j = nmain, k = 0;
-    while (i < nmain && j < n)
-        w->sorted[k++] = cmp_hit(&h[j], &h[i]) < 0 ? h[j++] : h[i++];
-    while (i < nmain)
-        w->sorted[k++] = h[i++];
-    while (j < n)
-        w->sorted[k++] = h[j++];
+    for (size_t i = 0; i < n; i++)
+        w->sorted[cnt[w->hits[i].rule]++] = w->hits[i];
+    for (size_t i = 1; i < n; i++)
+        if (w->sorted[i].rule == w->sorted[i - 1].rule &&
+            cmp_hit(&w->sorted[i - 1], &w->sorted[i]) > 0) {
+            qsort(w->sorted, n, sizeof(*w->sorted), cmp_hit_rule);
+            break;
+        }
     return w->sorted;
 }
 
-/* Hyperscan pass, then confirmation in text order; only_rule < 0 means all rules. */
+/* Hyperscan pass, then confirmation rule by rule; only_rule < 0 means all rules. */
 static int scan_cands(red_worker *w, long only_rule, const char *text, size_t len)
 {
     const red_engine *eng = w->eng;
@@ -312,15 +314,21 @@ static int scan_cands(red_worker *w, long only_rule, const char *text, size_t le
     for (size_t t = 0; t < eng->ntriggers; t++)
         w->nregions[t] = 0;
     hs_error_t hr = hs_scan(eng->db, text, (unsigned)len, 0, w->scratch, on_match, w);
-    size_t nmain = w->nhits;
     if (hr != HS_SUCCESS || sub_scan(w) != 0)
         return CM_EINTERNAL;
     if (w->nhits == 0)
         return 0;
     memset(w->rpos, 0, eng->nrules * sizeof(*w->rpos));
     memset(w->rskip, 0, eng->nrules * sizeof(*w->rskip));
-    const red_hit *h = order_hits(w, nmain);
+    const red_hit *h = order_hits(w);
     for (size_t i = 0; i < w->nhits; i++) {
+        if (i + RED_PREFETCH < w->nhits) {
+            /* the text around a later hit is long out of cache after the scan:
+             * ask for it now so that its miss overlaps this hit's work */
+            size_t at = h[i + RED_PREFETCH].first;
+            __builtin_prefetch(text + (at >= 64 ? at - 64 : 0));
+            __builtin_prefetch(text + at);
+        }
         if (only_rule >= 0 && (size_t)only_rule != h[i].rule)
             continue;
         int rc = confirm(w, h[i].rule, &h[i], text, len);

@@ -123,14 +123,24 @@ static void gen_prose(cm_buf *b, size_t want)
 static void gen_logs(cm_buf *b, size_t want)
 {
     static const char *const lvl[] = {"INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR"};
-    static const char *const svc[] = {"OrderService", "CartController", "db.pool", "auth.session",
-                                      "scheduler", "http.client", "cache.redis"};
-    static const char *const msg[] = {
-        "request completed", "cache miss, loading from database", "retrying after timeout",
-        "connection returned to pool", "job finished", "slow query detected",
-        "token refreshed for session", "upstream responded with 503, backing off"};
-    static const char *const path[] = {"/api/v1/items", "/api/v1/cart", "/login", "/static/app.js",
-                                       "/api/v2/search?q=shoes&page=2", "/healthz", "/metrics"};
+    static const char *const svc[] = {"OrderService", "CartController", "db.pool",
+                                      "auth.session", "scheduler",      "http.client",
+                                      "cache.redis"};
+    static const char *const msg[] = {"request completed",
+                                      "cache miss, loading from database",
+                                      "retrying after timeout",
+                                      "connection returned to pool",
+                                      "job finished",
+                                      "slow query detected",
+                                      "token refreshed for session",
+                                      "upstream responded with 503, backing off"};
+    static const char *const path[] = {"/api/v1/items",
+                                       "/api/v1/cart",
+                                       "/login",
+                                       "/static/app.js",
+                                       "/api/v2/search?q=shoes&page=2",
+                                       "/healthz",
+                                       "/metrics"};
     size_t end = b->len + want;
     unsigned sec = 0;
     while (b->len < end) {
@@ -157,12 +167,13 @@ static void gen_configs(cm_buf *b, size_t want)
     while (b->len < end) {
         switch (rnd(3)) {
         case 0:
-            PRINTF(b,
-                   "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-%u\n  labels:\n"
-                   "    app: web\nspec:\n  replicas: %u\n  template:\n    spec:\n      containers:\n"
-                   "        - name: web\n          image: registry.internal/web:1.%u.%u\n"
-                   "          ports:\n            - containerPort: %u\n",
-                   rnd(50), 1 + rnd(5), rnd(30), rnd(10), 8000 + rnd(100));
+            PRINTF(
+                b,
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-%u\n  labels:\n"
+                "    app: web\nspec:\n  replicas: %u\n  template:\n    spec:\n      containers:\n"
+                "        - name: web\n          image: registry.internal/web:1.%u.%u\n"
+                "          ports:\n            - containerPort: %u\n",
+                rnd(50), 1 + rnd(5), rnd(30), rnd(10), 8000 + rnd(100));
             PRINTF(b,
                    "          env:\n            - name: LOG_LEVEL\n              value: info\n"
                    "            - name: DB_PASSWORD\n              valueFrom:\n"
@@ -172,11 +183,12 @@ static void gen_configs(cm_buf *b, size_t want)
                    128u << rnd(4), 100 * (1 + rnd(8)));
             break;
         case 1:
-            PRINTF(b,
-                   "NODE_ENV=production\nPORT=%u\nDATABASE_URL=postgres://app:${DB_PASSWORD}@db:5432/"
-                   "app\nREDIS_URL=redis://cache:6379/0\nLOG_FORMAT=json\nFEATURE_SEARCH=%s\n"
-                   "MAX_UPLOAD_MB=%u\nSESSION_TTL=%u\n\n",
-                   3000 + rnd(100), rnd(2) ? "true" : "false", 5 + rnd(50), 600 * (1 + rnd(48)));
+            PRINTF(
+                b,
+                "NODE_ENV=production\nPORT=%u\nDATABASE_URL=postgres://app:${DB_PASSWORD}@db:5432/"
+                "app\nREDIS_URL=redis://cache:6379/0\nLOG_FORMAT=json\nFEATURE_SEARCH=%s\n"
+                "MAX_UPLOAD_MB=%u\nSESSION_TTL=%u\n\n",
+                3000 + rnd(100), rnd(2) ? "true" : "false", 5 + rnd(50), 600 * (1 + rnd(48)));
             break;
         default:
             PRINTF(b,
@@ -190,21 +202,36 @@ static void gen_configs(cm_buf *b, size_t want)
 
 /* ---- code: slices of files shipped by Debian 12 ---- */
 static const char *const code_files[] = {
-    "/usr/lib/python3.11/argparse.py",       "/usr/lib/python3.11/typing.py",
-    "/usr/lib/python3.11/dataclasses.py",    "/usr/lib/python3.11/subprocess.py",
-    "/usr/lib/python3.11/logging/__init__.py", "/usr/lib/python3.11/json/decoder.py",
-    "/usr/lib/python3.11/asyncio/base_events.py", "/usr/lib/python3.11/http/client.py",
-    "/usr/lib/python3.11/email/message.py",  "/usr/lib/python3.11/unittest/case.py",
-    "/usr/lib/python3.11/csv.py",            "/usr/lib/python3.11/shutil.py",
-    "/usr/lib/python3.11/pathlib.py",        "/usr/lib/python3.11/configparser.py",
-    "/usr/lib/python3.11/textwrap.py",       "/usr/include/stdio.h",
-    "/usr/include/stdlib.h",                 "/usr/include/string.h",
-    "/usr/include/unistd.h",                 "/usr/include/pthread.h",
-    "/usr/include/signal.h",                 "/usr/include/time.h",
-    "/usr/include/math.h",                   "/usr/include/fcntl.h",
-    "/usr/include/netdb.h",                  "/usr/include/regex.h",
-    "/usr/include/search.h",                 "/usr/include/wchar.h",
-    "/usr/include/locale.h",                 "/usr/include/malloc.h",
+    "/usr/lib/python3.11/argparse.py",
+    "/usr/lib/python3.11/typing.py",
+    "/usr/lib/python3.11/dataclasses.py",
+    "/usr/lib/python3.11/subprocess.py",
+    "/usr/lib/python3.11/logging/__init__.py",
+    "/usr/lib/python3.11/json/decoder.py",
+    "/usr/lib/python3.11/asyncio/base_events.py",
+    "/usr/lib/python3.11/http/client.py",
+    "/usr/lib/python3.11/email/message.py",
+    "/usr/lib/python3.11/unittest/case.py",
+    "/usr/lib/python3.11/csv.py",
+    "/usr/lib/python3.11/shutil.py",
+    "/usr/lib/python3.11/pathlib.py",
+    "/usr/lib/python3.11/configparser.py",
+    "/usr/lib/python3.11/textwrap.py",
+    "/usr/include/stdio.h",
+    "/usr/include/stdlib.h",
+    "/usr/include/string.h",
+    "/usr/include/unistd.h",
+    "/usr/include/pthread.h",
+    "/usr/include/signal.h",
+    "/usr/include/time.h",
+    "/usr/include/math.h",
+    "/usr/include/fcntl.h",
+    "/usr/include/netdb.h",
+    "/usr/include/regex.h",
+    "/usr/include/search.h",
+    "/usr/include/wchar.h",
+    "/usr/include/locale.h",
+    "/usr/include/malloc.h",
 };
 
 static cm_buf code_src;
@@ -306,10 +333,18 @@ static char *build_mixed(const items *it, size_t *len, size_t got[NSRC])
         }
         size_t before = out.len, want = 1024 + rnd(7 * 1024);
         switch (s) {
-        case SRC_PROSE: gen_prose(&out, want); break;
-        case SRC_CODE: gen_code(&out, want); break;
-        case SRC_LOGS: gen_logs(&out, want); break;
-        case SRC_CONFIG: gen_configs(&out, want); break;
+        case SRC_PROSE:
+            gen_prose(&out, want);
+            break;
+        case SRC_CODE:
+            gen_code(&out, want);
+            break;
+        case SRC_LOGS:
+            gen_logs(&out, want);
+            break;
+        case SRC_CONFIG:
+            gen_configs(&out, want);
+            break;
         default:
             while (out.len - before < want) { /* a prompt of several items */
                 put(&out, it->t[item], it->n[item]);
@@ -398,7 +433,8 @@ static int run_corpus(const char *name, const red_engine *eng, red_worker *w, co
         keep_best(&best, a, now2());
     }
     printf("== %s corpus: %.2f MB, %zu findings (one per %.0f bytes), %.1f %% digits\n", name, mb,
-           nfound, (double)len / (double)(nfound ? nfound : 1), 100.0 * (double)digits / (double)len);
+           nfound, (double)len / (double)(nfound ? nfound : 1),
+           100.0 * (double)digits / (double)len);
     fig e = figure(mb, best);
     printf("  engine (hyperscan + confirm): %7.1f MB/s per core (CPU), %7.1f MB/s wall, %.1f ms\n",
            e.cpu_mbs, e.wall_mbs, (double)best.cpu / 1e6);
@@ -477,12 +513,6 @@ int main(int argc, char **argv)
     size_t mlen = 0, dlen = 0, got[NSRC];
     char *mixed = build_mixed(&it, &mlen, got);
     char *dense = build_dense(&it, &dlen);
-    if (getenv("BENCH_DUMP") != NULL) { /* TEMP */
-        FILE *fp = fopen(getenv("BENCH_DUMP"), "w");
-        fwrite(mixed, 1, mlen, fp);
-        fclose(fp);
-        return 0;
-    }
     printf("mixed corpus: prompts of 1-8 KB;");
     for (int s = 0; s < NSRC; s++)
         printf("%s %s %.0f %%", s ? "," : "", src_name[s], 100.0 * (double)got[s] / (double)mlen);
