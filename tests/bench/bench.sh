@@ -29,9 +29,28 @@ cat > "$tmp/gw.json" <<JSON
   "providers": {"mock": {"type": "openai", "base_url": "http://127.0.0.1:$mport/v1", "api_key_env": "BENCH_KEY"}},
   "models": {"mock-gpt": {"provider": "mock", "model": "mock-gpt"}} }
 JSON
-BENCH_KEY=$key "$BUILD/gateway" --config "$tmp/gw.json" --log-level warn &
+BENCH_KEY=$key "$BUILD/gateway" --config "$tmp/gw.json" --log-level error &
 gpid=$!; pids+=("$gpid")
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$gport/healthz" >/dev/null && break; sleep 0.05; done
+
+# the same gateway with the whole pipeline: gateway-key authentication, role check,
+# redaction with the default rules (what a deployment runs)
+fport=$((gport + 1))
+keyout=$("$BUILD/gateway" keys new --name bench --role bench 2>/dev/null)
+gwkey=$(grep -o 'gw_[0-9A-Za-z]*' <<<"$keyout" | head -1)
+keyline=$(grep '^{' <<<"$keyout" | head -1)
+cat > "$tmp/gwfull.json" <<JSON
+{ "listen": {"host": "127.0.0.1", "port": $fport},
+  "limits": {"max_connections": 20000},
+  "audit": {"path": "$tmp/audit-full.log"},
+  "providers": {"mock": {"type": "openai", "base_url": "http://127.0.0.1:$mport/v1", "api_key_env": "BENCH_KEY"}},
+  "models": {"mock-gpt": {"provider": "mock", "model": "mock-gpt"}},
+  "auth": {"api_keys": [$keyline]},
+  "roles": {"bench": {"models": ["mock-*"]}},
+  "redaction": {"rules_dir": "$PWD/rules"} }
+JSON
+BENCH_KEY=$key "$BUILD/gateway" --config "$tmp/gwfull.json" --log-level error &
+pids+=("$!")
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$gport/healthz" >/dev/null && curl -sf "http://127.0.0.1:$fport/healthz" >/dev/null && break; sleep 0.05; done
 
 run() { # name url conns stream extra-env
   local out
@@ -48,11 +67,14 @@ echo "== wrk ($DUR each, 2 threads; mock and gateway share this machine's cores)
 for s in 0 1; do for c in 16 64; do
   run direct "http://127.0.0.1:$mport/v1/chat/completions" $c $s "$key"
   run gateway "http://127.0.0.1:$gport/v1/chat/completions" $c $s ""
+  run gw+full "http://127.0.0.1:$fport/v1/chat/completions" $c $s "$gwkey"
 done; done
-echo "== ratios gateway/direct (RPS)"
+echo "== ratios to direct (RPS)"
 for s in 0 1; do for c in 16 64; do
-  d=$(cat "$tmp/rps_direct_${c}_$s"); g=$(cat "$tmp/rps_gateway_${c}_$s")
-  printf '%-6s c=%-3s %s\n' "$([ $s = 1 ] && echo sse || echo json)" $c "$(awk -v g="$g" -v d="$d" 'BEGIN{ if (d>0) printf "%.2f", g/d; else print "n/a"}')"
+  d=$(cat "$tmp/rps_direct_${c}_$s"); g=$(cat "$tmp/rps_gateway_${c}_$s"); f=$(cat "$tmp/rps_gw+full_${c}_$s")
+  printf '%-6s c=%-3s gateway %s   gateway+auth+redaction %s\n' "$([ $s = 1 ] && echo sse || echo json)" $c \
+    "$(awk -v g="$g" -v d="$d" 'BEGIN{ if (d>0) printf "%.2f", g/d; else print "n/a"}')" \
+    "$(awk -v g="$f" -v d="$d" 'BEGIN{ if (d>0) printf "%.2f", g/d; else print "n/a"}')"
 done; done
 echo "== memory"
 python3 tests/bench/idle_streams.py "$gport" "$gpid" 2000

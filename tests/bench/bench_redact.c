@@ -13,7 +13,9 @@
  *  - dense: the labeled PII items alone, repeated (one finding per ~110 bytes).
  * Throughput is MB/s per core from this thread's CPU time (best of N), and
  * wall time beside it. Run from the repository root:
- *   make build/bench_redact && build/bench_redact [rules_dir] [corpus.jsonl] */
+ *   make build/bench_redact && build/bench_redact [rules_dir] [corpus.jsonl]
+ * With BENCH_DUMP=FILE set, it writes the findings of both corpora (whole,
+ * then in 4 KB slices) to FILE instead of timing: diff two engines with it. */
 #include "redaction/red_internal.h"
 
 #include <jansson.h>
@@ -483,6 +485,29 @@ static int run_corpus(const char *name, const red_engine *eng, red_worker *w, co
     return 0;
 }
 
+/* Findings of the whole text, then of every 4 KB slice, one per line. */
+static int dump_scan(FILE *f, const char *name, red_worker *w, const char *text, size_t len,
+                     size_t off)
+{
+    const red_finding *fd;
+    size_t n;
+    if (red_scan(w, text, len, &fd, &n) != 0)
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%s %zu %s %zu %zu\n", name, off, fd[i].rule, fd[i].start, fd[i].end);
+    return 0;
+}
+
+static int dump_corpus(FILE *f, const char *name, red_worker *w, const char *text, size_t len)
+{
+    if (dump_scan(f, name, w, text, len, SIZE_MAX))
+        return 1;
+    for (size_t off = 0; off < len; off += 4096)
+        if (dump_scan(f, name, w, text + off, len - off < 4096 ? len - off : 4096, off))
+            return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "rules";
@@ -517,7 +542,16 @@ int main(int argc, char **argv)
     for (int s = 0; s < NSRC; s++)
         printf("%s %s %.0f %%", s ? "," : "", src_name[s], 100.0 * (double)got[s] / (double)mlen);
     printf("\ndense corpus: the %zu labeled items of %s repeated\n", it.cnt, cpath);
-    int rc = run_corpus("mixed", eng, w, mixed, mlen) || run_corpus("dense", eng, w, dense, dlen);
+    int rc;
+    const char *dump = getenv("BENCH_DUMP");
+    if (dump) {
+        FILE *f = fopen(dump, "w");
+        rc = !f || dump_corpus(f, "mixed", w, mixed, mlen) || dump_corpus(f, "dense", w, dense, dlen);
+        if (f)
+            fclose(f);
+    } else {
+        rc = run_corpus("mixed", eng, w, mixed, mlen) || run_corpus("dense", eng, w, dense, dlen);
+    }
     red_worker_free(w);
     red_engine_free(eng);
     cm_errlist_fini(&errs);

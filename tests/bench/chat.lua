@@ -9,4 +9,4 @@ if key and key ~= "" then wrk.headers["Authorization"] = "Bearer " .. key end
 wrk.body = '{"model":"' .. (os.getenv("MODEL") or "mock-gpt") .. '","stream":' ..
   (stream and "true" or "false") ..
   ',"messages":[{"role":"system","content":"You are terse."},' ..
-  '{"role":"user","content":"Summarise the quarterly report for the finance team in three bullet points."}]}'
+  '{"role":"user","content":"Summarise the quarterly report for the finance team in three bullet points and send it to anna.schmidt@example.org."}]}'
