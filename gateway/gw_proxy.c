@@ -342,7 +342,7 @@ static enum MHD_Result start_stream(gw_req *r)
 {
     gw_req_ref(r);
     struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader, r,
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4 * 1024, stream_reader, r,
                                           stream_free);
     if (resp == NULL) {
         gw_req_unref(r);
