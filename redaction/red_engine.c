@@ -48,6 +48,7 @@ void red_engine_free(red_engine *eng)
         free(t->hs_pattern);
         hs_free_scratch(t->proto);
         hs_free_database(t->db);
+        hs_free_database(t->probe);
     }
     for (size_t i = 0; i < eng->ntypes; i++)
         free(eng->type_names[i]);
@@ -384,7 +385,7 @@ static const char *hs_expr(const red_rule *r)
 static int compile_db(red_engine *eng, int which, hs_database_t **db, hs_scratch_t **proto,
                       cm_errlist *errs)
 {
-    size_t cap = eng->nrules + eng->ntriggers;
+    size_t cap = eng->nrules;
     const char **exprs = cm_xcalloc(cap, sizeof(*exprs));
     unsigned *flags = cm_xcalloc(cap, sizeof(*flags));
     unsigned *ids = cm_xcalloc(cap, sizeof(*ids));
@@ -398,25 +399,15 @@ static int compile_db(red_engine *eng, int which, hs_database_t **db, hs_scratch
         flags[n] = hs_flags(r) | (r->is_hs_prefilter ? HS_FLAG_PREFILTER : 0);
         ids[n++] = (unsigned)i;
     }
-    for (size_t t = 0; which < 0 && t < eng->ntriggers; t++) {
-        exprs[n] = eng->triggers[t].hs_pattern;
-        flags[n] = (eng->triggers[t].flags & RED_F_CASELESS) ? HS_FLAG_CASELESS : 0;
-        ids[n++] = RED_TRIGGER_BASE + (unsigned)t;
-    }
     hs_compile_error_t *ce = NULL;
     if (hs_compile_multi(exprs, flags, ids, (unsigned)n, HS_MODE_BLOCK, NULL, db, &ce) !=
         HS_SUCCESS) {
         unsigned id =
             ce->expression >= 0 && (size_t)ce->expression < n ? ids[ce->expression] : UINT32_MAX;
-        if (id < eng->nrules) {
+        if (id < eng->nrules)
             rerr(errs, &eng->rules[id], "Hyperscan: ", ce->message);
-        } else if (id != UINT32_MAX) {
-            const red_trigger *t = &eng->triggers[id - RED_TRIGGER_BASE];
-            cm_errlist_add(errs, "%s:%u: trigger \"%s\": Hyperscan: %s", t->file, t->line, t->name,
-                           ce->message);
-        } else {
+        else
             cm_errlist_add(errs, "Hyperscan: %s", ce->message);
-        }
         hs_free_compile_error(ce);
         rc = CM_EINVAL;
     } else if (hs_alloc_scratch(*db, proto) != HS_SUCCESS) {
@@ -497,7 +488,8 @@ int red_engine_compile(red_engine *eng, cm_errlist *errs)
     share_expressions(eng);
     rc = compile_db(eng, -1, &eng->db, &eng->proto, errs);
     for (size_t t = 0; t < eng->ntriggers && rc == 0; t++)
-        rc = compile_db(eng, (int)t, &eng->triggers[t].db, &eng->triggers[t].proto, errs);
+        if ((rc = compile_db(eng, (int)t, &eng->triggers[t].db, &eng->triggers[t].proto, errs)) == 0)
+            rc = red_trigger_compile(&eng->triggers[t], errs);
     return rc;
 }
 
@@ -584,6 +576,8 @@ void red_worker_free(red_worker *w)
     pcre2_match_data_free(w->md);
     pcre2_match_context_free(w->mctx);
     pcre2_jit_stack_free(w->jit_stack);
+    free(w->cat);
+    free(w->blocks);
     free(w->hits);
     free(w->sorted);
     free(w->bucket);

@@ -16,7 +16,8 @@
 #define RED_MAX_TYPE_NAME 32
 #define RED_MAX_CTX_WORDS 96
 #define RED_MAX_TRIGGERS  16
-#define RED_TRIGGER_BASE  0x40000000u /* Hyperscan ids at or above: shared triggers */
+/* The shared trigger of number-shaped rules (rules/pii.rules), recognized in C */
+#define RED_DIGITS_TRIGGER "\\d(?:[ .\\/()-]{0,3}\\d){5}|\\b[A-Z]{2}\\d\\d[ -]?[A-Z0-9]{4}"
 #define RED_MAX_REGION    256         /* longest region a trigger hands to its sub-database */
 
 enum { RED_F_CASELESS = 1u, RED_F_DOTALL = 2u, RED_F_MULTILINE = 4u };
@@ -102,14 +103,22 @@ typedef struct red_trigger {
     char *hs_pattern;
     unsigned flags;
     bool extend[256];
-    unsigned margin; /* bytes added on both sides of the region */
-    hs_database_t *db;
-    hs_scratch_t *proto;
+    unsigned margin;    /* bytes added on both sides of the region */
+    unsigned min_width; /* of the trigger's expression */
+    bool is_digits;     /* it is RED_DIGITS_TRIGGER, found in C (red_region.c) */
+    hs_database_t *db;    /* the rules of the trigger */
+    hs_database_t *probe; /* the trigger's expression alone */
+    hs_scratch_t *proto;  /* serves both */
 } red_trigger;
 
 typedef struct red_region {
     uint32_t start, end;
 } red_region;
+
+/* A copy of text[text, ...) at offset `at` of the worker's copies. */
+typedef struct red_block {
+    uint32_t at, text;
+} red_block;
 
 struct red_engine {
     red_rule *rules;
@@ -148,7 +157,12 @@ struct red_worker {
     size_t nregions[RED_MAX_TRIGGERS], capregions[RED_MAX_TRIGGERS];
     const char *text; /* during a scan */
     size_t len;
-    uint32_t sub_base; /* offset of the region being sub-scanned */
+    char *cat; /* runs or regions copied side by side for one Hyperscan call */
+    size_t ncat, capcat;
+    red_block *blocks;
+    size_t nblocks, capblocks, curblock;
+    unsigned curtrigger;
+    uint32_t sub_base; /* offset of the region being scanned */
     pcre2_match_data *md;
     pcre2_match_context *mctx;
     pcre2_jit_stack *jit_stack;
@@ -205,6 +219,11 @@ int red_type_intern(red_engine *eng, const char *name, size_t len);
 const red_validator *red_validator_find(const char *name);
 /* red_engine.c */
 int red_engine_compile(red_engine *eng, cm_errlist *errs);
+/* red_region.c: shared triggers (probe database, regions, their rules' hits) */
+int red_trigger_compile(red_trigger *tr, cm_errlist *errs);
+int red_region_scan(red_worker *w);
+/* red_scan.c: a trigger end of rule id at `to` */
+void red_hit_add(red_worker *w, unsigned id, size_t to);
 /* red_scan.c: candidates of one rule only (before merging), for examples. */
 int red_scan_rule(red_worker *w, uint32_t rule, const char *text, size_t len, const red_cand **out,
                   size_t *n);

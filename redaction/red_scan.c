@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RED_PREFETCH 6 /* hits (regions) ahead whose text is prefetched */
+#define RED_PREFETCH 6 /* hits ahead whose text is prefetched */
 
 /* A trigger end of rule id at `to`. Ends of one rule arrive in order; one
  * that continues the rule's latest window (its own window starts at or
@@ -17,7 +17,7 @@
  * all in the class, so the run start is the same) extends that hit: the
  * confirmation then searches the union of the windows once instead of once
  * per end, which finds the same leftmost match. */
-static void hit_add(red_worker *w, unsigned id, size_t to)
+void red_hit_add(red_worker *w, unsigned id, size_t to)
 {
     const red_rule *r = &w->eng->rules[id];
     uint32_t k = w->last_hit[id];
@@ -48,76 +48,14 @@ static void hit_add(red_worker *w, unsigned id, size_t to)
     w->last_hit[id] = (uint32_t)w->nhits;
 }
 
-/* A shared trigger fired at `to`: widen to the region of extend bytes around
- * it (once per region; Hyperscan reports ends in order). */
-static void region_add(red_worker *w, unsigned t, size_t to)
-{
-    const red_trigger *tr = &w->eng->triggers[t];
-    size_t n = w->nregions[t];
-    if (n > 0 && to <= w->regions[t][n - 1].end)
-        return;
-    const unsigned char *s = (const unsigned char *)w->text;
-    size_t a = to, b = to;
-    while (a > 0 && tr->extend[s[a - 1]] && to - a < RED_MAX_REGION)
-        a--;
-    while (b < w->len && tr->extend[s[b]] && b - a < RED_MAX_REGION)
-        b++;
-    if (n > 0 && a < w->regions[t][n - 1].end)
-        a = w->regions[t][n - 1].end;
-    if (n == w->capregions[t]) {
-        w->capregions[t] = n ? n * 2 : 64;
-        w->regions[t] = cm_xrealloc(w->regions[t], w->capregions[t] * sizeof(*w->regions[t]));
-    }
-    w->regions[t][n].start = (uint32_t)a;
-    w->regions[t][n].end = (uint32_t)b;
-    w->nregions[t] = n + 1;
-}
-
 static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
                     void *ctx)
 {
     (void)from;
     (void)flags;
     red_worker *w = ctx;
-    if (id >= RED_TRIGGER_BASE) {
-        region_add(w, id - RED_TRIGGER_BASE, (size_t)to);
-        return 0;
-    }
     for (int r = (int)id; r >= 0; r = w->eng->rules[r].same_next)
-        hit_add(w, (unsigned)r, (size_t)to);
-    return 0;
-}
-
-static int on_sub_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
-                        void *ctx)
-{
-    (void)from;
-    (void)flags;
-    red_worker *w = ctx;
-    for (int r = (int)id; r >= 0; r = w->eng->rules[r].same_next)
-        hit_add(w, (unsigned)r, w->sub_base + (size_t)to);
-    return 0;
-}
-
-/* Scan each trigger region with the trigger's own rules, with the trigger's
- * margin and one more byte on each side so that \b sees the real neighbours. */
-static int sub_scan(red_worker *w)
-{
-    const red_engine *eng = w->eng;
-    for (size_t t = 0; t < eng->ntriggers; t++) {
-        for (size_t i = 0; i < w->nregions[t]; i++) {
-            if (i + RED_PREFETCH < w->nregions[t])
-                __builtin_prefetch(w->text + w->regions[t][i + RED_PREFETCH].start);
-            size_t a = w->regions[t][i].start, b = w->regions[t][i].end;
-            size_t m = eng->triggers[t].margin + 1;
-            a = a > m ? a - m : 0;
-            b = b + m < w->len ? b + m : w->len;
-            w->sub_base = (uint32_t)a;
-            if (hs_scan(eng->triggers[t].db, w->text + a, (unsigned)(b - a), 0, w->sub_scratch[t],
-                        on_sub_match, w) != HS_SUCCESS)
-                return CM_EINTERNAL;
-        }
-    }
+        red_hit_add(w, (unsigned)r, (size_t)to);
     return 0;
 }
 
@@ -311,10 +249,8 @@ static int scan_cands(red_worker *w, long only_rule, const char *text, size_t le
     w->text = text;
     w->len = len;
     memset(w->last_hit, 0, eng->nrules * sizeof(*w->last_hit));
-    for (size_t t = 0; t < eng->ntriggers; t++)
-        w->nregions[t] = 0;
     hs_error_t hr = hs_scan(eng->db, text, (unsigned)len, 0, w->scratch, on_match, w);
-    if (hr != HS_SUCCESS || sub_scan(w) != 0)
+    if (hr != HS_SUCCESS || red_region_scan(w) != 0)
         return CM_EINTERNAL;
     if (w->nhits == 0)
         return 0;

@@ -20,4 +20,5 @@ void test_actions(void);
 void test_restore(void);
 void test_glue(void);
 void test_corpus(void);
+void test_digits_trigger(void);
 #endif

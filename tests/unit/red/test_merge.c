@@ -110,3 +110,51 @@ void test_merge(void)
     /* a card is not also a phone */
     CHECK_STR_EQ(t_findings("call 4111 1111 1111 1111"), "CREDIT_CARD:5-24");
 }
+
+/* The digits trigger found in C (red_region.c) gives the very regions that
+ * its Hyperscan expression gives, on random texts of the bytes it looks at. */
+static void regions_of(red_engine *eng, const char *text, size_t len, red_region *out, size_t *n)
+{
+    const red_finding *f;
+    size_t nf;
+    CHECK(red_scan(t_wrk, text, len, &f, &nf) == 0);
+    (void)eng;
+    *n = t_wrk->nregions[0];
+    memcpy(out, t_wrk->regions[0], *n * sizeof(*out));
+}
+
+void test_digits_trigger(void)
+{
+    static const char abc[] = "0123456789012345 ./()-+ABCZaz_:\n";
+    red_engine *eng = (red_engine *)t_eng; /* flipped back before return */
+    CHECK(eng->ntriggers == 1 && eng->triggers[0].is_digits);
+    if (eng->ntriggers != 1)
+        return;
+    static char text[8192];
+    static red_region a[4096], b[4096];
+    unsigned seed = 12345, bad = 0;
+    for (int round = 0; round < 400; round++) {
+        size_t len = 1 + (size_t)(round * 37 % 3000), na, nb;
+        for (size_t i = 0; i < len; i++) {
+            seed = seed * 1103515245u + 12345u;
+            /* runs of one kind (digits, capitals) now and then: long regions */
+            size_t k = (seed >> 16) % (sizeof(abc) - 1);
+            text[i] = (round % 4 == 3 && (seed >> 8) % 8 != 0) ? abc[(seed >> 12) % 10] : abc[k];
+        }
+        regions_of(eng, text, len, a, &na);
+        eng->triggers[0].is_digits = false;
+        regions_of(eng, text, len, b, &nb);
+        eng->triggers[0].is_digits = true;
+        if ((na != nb || memcmp(a, b, na * sizeof(*a)) != 0) && bad++ == 0) {
+            for (size_t i = 0; i < na || i < nb; i++)
+                if (i >= na || i >= nb || a[i].start != b[i].start || a[i].end != b[i].end) {
+                    size_t s = i < na ? a[i].start : b[i].start;
+                    fprintf(stderr, "C %zu/%zu [%u,%u) hs [%u,%u): %.*s|\n", na, nb,
+                            i < na ? a[i].start : 0, i < na ? a[i].end : 0, i < nb ? b[i].start : 0,
+                            i < nb ? b[i].end : 0, 40, text + (s > 8 ? s - 8 : 0));
+                    break;
+                }
+        }
+    }
+    CHECK(bad == 0);
+}
