@@ -191,6 +191,8 @@ unsigned gw_loops_port(void);
 /* Stop accepting, wait up to grace_s for in-flight requests, cancel the rest. */
 void gw_loops_drain(unsigned grace_s);
 void gw_loops_stop(void);
+/* A connection of l was resumed (loop thread only): MHD runs before the next wait. */
+void gw_loop_resumed(gw_loop *l);
 /* Start the prepared r->x on r's loop (loop thread only). */
 void gw_upstream_submit(gw_req *r);
 /* Abort r's transfer if it runs (loop thread only). */

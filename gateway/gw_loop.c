@@ -44,6 +44,7 @@ struct gw_loop {
     pthread_mutex_t qmu;
     op *qhead, *qtail;
     gw_req *list; /* active transfers, loop thread only */
+    bool resumed; /* a connection was resumed this turn: MHD must run */
     CURL *idle[GW_IDLE_EASY]; /* reset easy handles kept for reuse */
     size_t nidle;
 };
@@ -74,6 +75,11 @@ static void post(gw_loop *l, enum op_kind kind, gw_req *r)
     uint64_t one = 1;
     ssize_t n = write(l->evfd, &one, sizeof(one));
     (void)n; /* a full eventfd counter still wakes the loop */
+}
+
+void gw_loop_resumed(gw_loop *l)
+{
+    l->resumed = true;
 }
 
 void gw_upstream_unpause(gw_req *r)
@@ -385,8 +391,11 @@ static void *loop_main(void *arg)
     while (!l->stop) {
         MHD_UNSIGNED_LONG_LONG mt = 0;
         long timeout = 1000;
-        if (MHD_get_timeout(l->mhd, &mt) == MHD_YES && (long long)mt < timeout)
+        bool mhd_due = false;
+        if (MHD_get_timeout(l->mhd, &mt) == MHD_YES && (long long)mt < timeout) {
             timeout = (long)mt;
+            mhd_due = mt == 0;
+        }
         if (l->curl_timeout_ms >= 0 && l->curl_timeout_ms < timeout)
             timeout = l->curl_timeout_ms;
         int n = epoll_wait(l->epfd, evs, 256, (int)timeout);
@@ -418,8 +427,12 @@ static void *loop_main(void *arg)
         if (n <= 0 || l->curl_timeout_ms == 0)
             curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
         check_done(l);
-        (void)mhd_ready; /* MHD must run after every wait: timeouts and resumes */
-        MHD_run(l->mhd);
+        /* MHD_run costs an epoll_wait of its own: only when its set is ready, work is
+         * pending or a connection timeout may be due (resumes make its set ready) */
+        if (mhd_ready || mhd_due || n == 0 || l->resumed) {
+            l->resumed = false;
+            MHD_run(l->mhd);
+        }
     }
     return NULL;
 }

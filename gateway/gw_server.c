@@ -60,6 +60,7 @@ void gw_req_wake_locked(gw_req *r)
     if (r->suspended) {
         r->suspended = false;
         MHD_resume_connection(r->conn);
+        gw_loop_resumed(r->loop);
     }
 }
 

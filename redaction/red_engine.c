@@ -393,7 +393,7 @@ static int compile_db(red_engine *eng, int which, hs_database_t **db, hs_scratch
     int rc = 0;
     for (size_t i = 0; i < eng->nrules; i++) {
         red_rule *r = &eng->rules[i];
-        if (r->trigger != which || r->is_shared)
+        if (r->trigger != which || r->is_shared || (int)i == eng->dots_rule)
             continue;
         exprs[n] = hs_expr(r);
         flags[n] = hs_flags(r) | (r->is_hs_prefilter ? HS_FLAG_PREFILTER : 0);
@@ -486,10 +486,14 @@ int red_engine_compile(red_engine *eng, cm_errlist *errs)
         return CM_EINVAL;
     }
     share_expressions(eng);
-    rc = compile_db(eng, -1, &eng->db, &eng->proto, errs);
+    eng->dots_rule = -1;
     for (size_t t = 0; t < eng->ntriggers && rc == 0; t++)
         if ((rc = compile_db(eng, (int)t, &eng->triggers[t].db, &eng->triggers[t].proto, errs)) == 0)
             rc = red_trigger_compile(&eng->triggers[t], errs);
+    if (rc == 0) {
+        red_dots_pick(eng); /* needs the triggers' is_digits */
+        rc = compile_db(eng, -1, &eng->db, &eng->proto, errs);
+    }
     return rc;
 }
 

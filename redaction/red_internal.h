@@ -19,6 +19,9 @@
 /* The shared trigger of number-shaped rules (rules/pii.rules), recognized in C */
 #define RED_DIGITS_TRIGGER "\\d(?:[ .\\/()-]{0,3}\\d){5}|\\b[A-Z]{2}\\d\\d[ -]?[A-Z0-9]{4}"
 #define RED_MAX_REGION    256         /* longest region a trigger hands to its sub-database */
+/* The ipv4 rule's trigger (rules/pii.rules): every match is a run of digits
+ * and dots, so the digits trigger's run pass finds its ends in C */
+#define RED_DOTS_TRIGGER "\\.\\d+\\.\\d+\\.\\d"
 
 enum { RED_F_CASELESS = 1u, RED_F_DOTALL = 2u, RED_F_MULTILINE = 4u };
 
@@ -134,6 +137,8 @@ struct red_engine {
     uint32_t max_groups;
     red_trigger triggers[RED_MAX_TRIGGERS];
     size_t ntriggers;
+    int dots_rule;    /* rule with RED_DOTS_TRIGGER, found in C, not in the main database; or -1 */
+    int dots_trigger; /* the digits trigger whose run pass finds it */
 };
 
 /* Trigger ends of one rule, merged while they arrive: every end in
@@ -222,6 +227,13 @@ int red_engine_compile(red_engine *eng, cm_errlist *errs);
 /* red_region.c: shared triggers (probe database, regions, their rules' hits) */
 int red_trigger_compile(red_trigger *tr, cm_errlist *errs);
 int red_region_scan(red_worker *w);
+/* red_region.c: take the rule whose trigger is RED_DOTS_TRIGGER out of the
+ * main database when a digits trigger's run pass can find its ends */
+void red_dots_pick(red_engine *eng);
+/* red_region.c: each end of RED_DOTS_TRIGGER in s[a, b), in order, to fn
+ * (s[a - 1] and s[b] must be neither digit nor dot) */
+void red_dots_ends(const char *s, size_t a, size_t b, void (*fn)(void *ctx, size_t end),
+                   void *ctx);
 /* red_scan.c: a trigger end of rule id at `to` */
 void red_hit_add(red_worker *w, unsigned id, size_t to);
 /* red_scan.c: candidates of one rule only (before merging), for examples. */

@@ -184,11 +184,68 @@ static size_t digits_end(const unsigned char *s, size_t a, size_t b)
     return 0;
 }
 
-/* Trigger t's ends, from the runs of extend bytes around digits. */
+void red_dots_pick(red_engine *eng)
+{
+    eng->dots_rule = -1;
+    eng->dots_trigger = -1;
+    for (size_t t = 0; t < eng->ntriggers && eng->dots_trigger < 0; t++)
+        if (eng->triggers[t].is_digits) /* its extend bytes hold [0-9.] */
+            eng->dots_trigger = (int)t;
+    int pick = -1, others = 0;
+    for (size_t i = 0; i < eng->nrules && eng->dots_trigger >= 0; i++) {
+        const red_rule *r = &eng->rules[i];
+        const char *x = r->hs_derived ? r->hs_derived : r->hs_pattern ? r->hs_pattern : r->pattern;
+        if (r->trigger >= 0 || r->is_shared)
+            continue;
+        /* caseless, dotall and multiline change nothing for this expression */
+        if (pick < 0 && !r->is_hs_prefilter && strcmp(x, RED_DOTS_TRIGGER) == 0)
+            pick = (int)i;
+        else
+            others++;
+    }
+    if (others > 0) /* the main database must keep a rule */
+        eng->dots_rule = pick;
+}
+
+/* At a digit right after a dot, `dots` is the number of `\.\d+` groups that
+ * end just before that dot: two or more make an end of \.\d+\.\d+\.\d. */
+void red_dots_ends(const char *text, size_t a, size_t b, void (*fn)(void *ctx, size_t end),
+                   void *ctx)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    unsigned groups = 0, dots = 0; /* groups: ending at the byte before */
+    bool is_after_dot = false;
+    for (size_t i = a; i < b; i++) {
+        unsigned char c = s[i];
+        if (is_digit(c)) {
+            if (is_after_dot) {
+                if (dots >= 2)
+                    fn(ctx, i + 1);
+                groups = dots + 1;
+            }
+            is_after_dot = false;
+        } else {
+            dots = groups; /* 0 unless a digit of a group is just before */
+            groups = 0;
+            is_after_dot = c == '.';
+        }
+    }
+}
+
+static void on_dots(void *ctx, size_t end)
+{
+    red_worker *w = ctx;
+    for (int r = w->eng->dots_rule; r >= 0; r = w->eng->rules[r].same_next)
+        red_hit_add(w, (unsigned)r, end);
+}
+
+/* Trigger t's ends, from the runs of extend bytes around digits (and the
+ * ends of RED_DOTS_TRIGGER, which lie in such runs, for its rule). */
 static int probe(red_worker *w, const red_trigger *tr)
 {
     const unsigned char *s = (const unsigned char *)w->text;
     size_t len = w->len, i = 0;
+    bool has_dots = w->eng->dots_rule >= 0 && w->eng->dots_trigger == (int)w->curtrigger;
     while ((i = next_digit(s, i, len)) < len) {
         if (!tr->extend[s[i]]) {
             i++;
@@ -199,6 +256,8 @@ static int probe(red_worker *w, const red_trigger *tr)
             a--;
         while (b < len && tr->extend[s[b]])
             b++;
+        if (has_dots && b - a >= 6) /* the shortest match: .1.2.3 */
+            red_dots_ends(w->text, a, b, on_dots, w);
         if (b - a < tr->min_width) {
             /* too short to hold a match */
         } else if (tr->is_digits && b - a < RED_MAX_REGION) {

@@ -6,18 +6,39 @@
 
 #include <math.h>
 
+/* Substrings that make a value a placeholder (red_is_placeholder). */
+static const red_word placeholder_subs[] = {
+    RED_W("${"), RED_W("{{"), RED_W("}}"), RED_W("getenv"), RED_W("environ"), RED_W("process.env"),
+    RED_W("env("), RED_W("env["), RED_W("secretkeyref"), RED_W("vault:"), RED_W("!vault"),
+    RED_W("your_"), RED_W("your-"), RED_W("yourpass"), RED_W("yoursecret"), RED_W("yourkey"),
+    RED_W("yourtoken"), RED_W("placeholder"), RED_W("redacted"), RED_W("replace"), RED_W("insert"),
+    RED_W("here>"), RED_W("_here"), RED_W("-here"), RED_W("xxxx"), RED_W("changeme"),
+    RED_W("change_me"), RED_W("change-me"), RED_W("changethis"), RED_W("put your"),
+    RED_W("phrase here"), RED_W("****"), RED_W("...."), RED_W("<"), RED_W("()"), RED_W("fixme"),
+    RED_W("secretsmanager"), RED_W("keyvault"), RED_W("todo")};
+#define RED_NSUBS (sizeof(placeholder_subs) / sizeof(placeholder_subs[0]))
+
 /* c * log2(c) for small counts, so entropy needs no log per symbol; and the
- * first bytes of the placeholder substrings below. Filled once at engine load. */
+ * placeholder substrings grouped by first byte: those starting with byte c
+ * are sub_idx[sub_from[c] .. sub_from[c + 1]). Filled once at engine load. */
 static float clog2c[1024];
-static bool placeholder_first[256];
-static const char placeholder_firsts[] = "${}gepsv!yrih_-x*.<(fktc";
+static uint8_t sub_idx[RED_NSUBS];
+static uint8_t sub_from[257];
 
 void red_entropy_init(void)
 {
     for (int c = 1; c < 1024; c++)
         clog2c[c] = (float)(c * log2((double)c));
-    for (const char *p = placeholder_firsts; *p != '\0'; p++)
-        placeholder_first[(unsigned char)*p] = true;
+    uint8_t cnt[256] = {0};
+    for (size_t k = 0; k < RED_NSUBS; k++)
+        cnt[(unsigned char)placeholder_subs[k].s[0]]++;
+    for (int c = 0; c < 256; c++)
+        sub_from[c + 1] = (uint8_t)(sub_from[c] + cnt[c]);
+    memset(cnt, 0, sizeof(cnt));
+    for (size_t k = 0; k < RED_NSUBS; k++) {
+        unsigned c = (unsigned char)placeholder_subs[k].s[0];
+        sub_idx[sub_from[c] + cnt[c]++] = (uint8_t)k;
+    }
 }
 
 double red_entropy(const char *s, size_t n)
@@ -98,57 +119,18 @@ bool red_is_placeholder(const char *s, size_t n)
     if (is_call(s, n))
         return true;
     /* substrings, tested only where their first byte occurs */
-    static const red_word subs[] = {RED_W("${"),
-                                RED_W("{{"),
-                                RED_W("}}"),
-                                RED_W("getenv"),
-                                RED_W("environ"),
-                                RED_W("process.env"),
-                                RED_W("env("),
-                                RED_W("env["),
-                                RED_W("secretkeyref"),
-                                RED_W("vault:"),
-                                RED_W("!vault"),
-                                RED_W("your_"),
-                                RED_W("your-"),
-                                RED_W("yourpass"),
-                                RED_W("yoursecret"),
-                                RED_W("yourkey"),
-                                RED_W("yourtoken"),
-                                RED_W("placeholder"),
-                                RED_W("redacted"),
-                                RED_W("replace"),
-                                RED_W("insert"),
-                                RED_W("here>"),
-                                RED_W("_here"),
-                                RED_W("-here"),
-                                RED_W("xxxx"),
-                                RED_W("changeme"),
-                                RED_W("change_me"),
-                                RED_W("change-me"),
-                                RED_W("changethis"),
-                                RED_W("put your"),
-                                RED_W("phrase here"),
-                                RED_W("****"),
-                                RED_W("...."),
-                                RED_W("<"),
-                                RED_W("()"),
-                                RED_W("fixme"),
-                                RED_W("secretsmanager"),
-                                RED_W("keyvault"),
-                                RED_W("todo")};
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)tolower((unsigned char)s[i]);
-        if (!placeholder_first[c])
+        if (sub_from[c] == sub_from[c + 1] || (is_random && (c == '<' || c == '(')))
             continue;
-        for (size_t k = 0; k < sizeof(subs) / sizeof(subs[0]); k++) {
-            if ((unsigned char)subs[k].s[0] != c || subs[k].n > n - i ||
-                (is_random && (c == '<' || c == '(')))
+        for (size_t x = sub_from[c]; x < sub_from[c + 1]; x++) {
+            const red_word *w = &placeholder_subs[sub_idx[x]];
+            if (w->n > n - i)
                 continue;
             size_t j = 1;
-            while (j < subs[k].n && tolower((unsigned char)s[i + j]) == subs[k].s[j])
+            while (j < w->n && tolower((unsigned char)s[i + j]) == w->s[j])
                 j++;
-            if (j == subs[k].n)
+            if (j == w->n)
                 return true;
         }
     }

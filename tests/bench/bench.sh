@@ -49,25 +49,33 @@ cat > "$tmp/gwfull.json" <<JSON
   "redaction": {"rules_dir": "$PWD/rules"} }
 JSON
 BENCH_KEY=$key "$BUILD/gateway" --config "$tmp/gwfull.json" --log-level error &
-pids+=("$!")
+fpid=$!; pids+=("$fpid")
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$gport/healthz" >/dev/null && curl -sf "http://127.0.0.1:$fport/healthz" >/dev/null && break; sleep 0.05; done
 
-run() { # name url conns stream extra-env
-  local out
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+run() { # name url conns stream key pid-of-the-server
+  local out t0 t1
+  t0=$(cpu_ticks "$6")
   out=$(env STREAM=$4 MOCK_KEY=$5 wrk -t2 -c"$3" -d"$DUR" --latency -s tests/bench/chat.lua "$2" 2>&1)
-  local rps p50 p99 errs
+  t1=$(cpu_ticks "$6")
+  local rps p50 p99 errs total cpu
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  total=$(awk '/requests in/ {print $1}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   errs=$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' <<<"$out")
-  printf '%-8s %-6s c=%-3s rps=%-10s p50=%-9s p99=%-9s %s\n' "$1" "$([ "$4" = 1 ] && echo sse || echo json)" "$3" "$rps" "$p50" "$p99" "$errs"
+  cpu=$(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$total" 'BEGIN{ if (n>0) printf "%.0f", t * 1e6 / hz / n; else print "n/a"}')
+  printf '%-8s %-5s c=%-3s rps=%-9s p50=%-8s p99=%-8s server-cpu/req=%sus %s\n' "$1" \
+    "$([ "$4" = 1 ] && echo sse || echo json)" "$3" "$rps" "$p50" "$p99" "$cpu" "$errs"
   echo "$rps" > "$tmp/rps_$1_$3_$4"
 }
-echo "== wrk ($DUR each, 2 threads; mock and gateway share this machine's cores)"
+echo "== wrk ($DUR each, 2 threads; wrk, the mock and the gateway share this machine's cores;"
+echo "   server-cpu/req = CPU time of the server process (the mock for direct) per request)"
 for s in 0 1; do for c in 16 64; do
-  run direct "http://127.0.0.1:$mport/v1/chat/completions" $c $s "$key"
-  run gateway "http://127.0.0.1:$gport/v1/chat/completions" $c $s ""
-  run gw+full "http://127.0.0.1:$fport/v1/chat/completions" $c $s "$gwkey"
+  run direct "http://127.0.0.1:$mport/v1/chat/completions" $c $s "$key" "$MOCK_PID"
+  run gateway "http://127.0.0.1:$gport/v1/chat/completions" $c $s "" "$gpid"
+  run gw+full "http://127.0.0.1:$fport/v1/chat/completions" $c $s "$gwkey" "$fpid"
 done; done
 echo "== ratios to direct (RPS)"
 for s in 0 1; do for c in 16 64; do

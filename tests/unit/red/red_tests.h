@@ -21,4 +21,5 @@ void test_restore(void);
 void test_glue(void);
 void test_corpus(void);
 void test_digits_trigger(void);
+void test_dots_trigger(void);
 #endif

@@ -158,3 +158,59 @@ void test_digits_trigger(void)
     }
     CHECK(bad == 0);
 }
+
+/* The ipv4 trigger found in C (red_dots_ends) gives every end its Hyperscan
+ * expression gives, on random texts of digits, dots and a few others. */
+typedef struct ends {
+    size_t n;
+    size_t at[8192];
+} ends;
+
+static void end_add(void *ctx, size_t end)
+{
+    ends *e = ctx;
+    if (e->n < sizeof(e->at) / sizeof(e->at[0]))
+        e->at[e->n++] = end;
+}
+
+static int on_end(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                  void *ctx)
+{
+    (void)id;
+    (void)from;
+    (void)flags;
+    end_add(ctx, (size_t)to);
+    return 0;
+}
+
+void test_dots_trigger(void)
+{
+    static const char abc[] = "0123456789......a -";
+    const red_engine *eng = t_eng;
+    CHECK(eng->dots_rule >= 0 && strcmp(eng->rules[eng->dots_rule].id, "ipv4") == 0);
+    hs_database_t *db = NULL;
+    hs_scratch_t *sc = NULL;
+    hs_compile_error_t *ce = NULL;
+    CHECK(hs_compile(RED_DOTS_TRIGGER, 0, HS_MODE_BLOCK, NULL, &db, &ce) == HS_SUCCESS);
+    CHECK(db != NULL && hs_alloc_scratch(db, &sc) == HS_SUCCESS);
+    if (db == NULL || sc == NULL)
+        return;
+    static char text[4096];
+    static ends a, b;
+    unsigned seed = 4242, bad = 0;
+    for (int round = 0; round < 400; round++) {
+        size_t len = 1 + (size_t)(round * 37 % 4000);
+        for (size_t i = 0; i < len; i++) {
+            seed = seed * 1103515245u + 12345u;
+            text[i] = abc[(seed >> 16) % (sizeof(abc) - 1)];
+        }
+        a.n = b.n = 0;
+        red_dots_ends(text, 0, len, end_add, &a);
+        CHECK(hs_scan(db, text, (unsigned)len, 0, sc, on_end, &b) == HS_SUCCESS);
+        if ((a.n != b.n || memcmp(a.at, b.at, a.n * sizeof(a.at[0])) != 0) && bad++ == 0)
+            fprintf(stderr, "dots: C %zu ends, Hyperscan %zu: %.*s\n", a.n, b.n, (int)len, text);
+    }
+    CHECK(bad == 0);
+    hs_free_scratch(sc);
+    hs_free_database(db);
+}
