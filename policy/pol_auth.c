@@ -148,17 +148,6 @@ typedef struct dn_attr {
     char value[POL_MAX_CLAIM + 1];
 } dn_attr;
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Split an RFC 4514 DN (',' and '+' separate, '\' escapes) or an OpenSSL
  * oneline DN ('/' separates) into attributes. -1 when malformed. */
 static int dn_parse(const char *dn, dn_attr *at, int max)
@@ -180,7 +169,7 @@ static int dn_parse(const char *dn, dn_attr *at, int max)
         while (*s != '\0' && !(is_slash ? *s == '/' : (*s == ',' || *s == '+'))) {
             char c = *s++;
             if (c == '\\' && !is_slash) {
-                int hi = hexval(s[0]), lo = hi >= 0 ? hexval(s[1]) : -1;
+                int hi = pol_hexval(s[0]), lo = hi >= 0 ? pol_hexval(s[1]) : -1;
                 if (hi >= 0 && lo >= 0) {
                     c = (char)(hi << 4 | lo);
                     s += 2;

@@ -233,4 +233,7 @@ const char *pol_cfg_path(cm_arena *a, const char *base_dir, const char *path);
 
 #define POL_NFIELDS(t) (sizeof(t) / sizeof((t)[0]))
 
+/* Value of one hex digit, or -1. */
+int pol_hexval(char c);
+
 #endif

@@ -187,7 +187,7 @@ int pol_load_keys(pol_set *p, json_t *keys, const char *base_dir, cm_errlist *er
 }
 
 /* ---- API keys --------------------------------------------------------------- */
-static int hexval(char c)
+int pol_hexval(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -214,7 +214,7 @@ static int add_apikey(pol_set *p, json_t *e, const json_t *roles, const char *pa
         return bad;
     hex = json_string_value(json_object_get(e, "sha256"));
     for (size_t i = 0; i < POL_SHA256_LEN; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        int hi = pol_hexval(hex[2 * i]), lo = pol_hexval(hex[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             cm_errlist_add(errs, "%s.sha256: expected 64 hex digits", path);
             return 1;

@@ -16,8 +16,7 @@ static inline bool is_alnum_c(char c)
     return isalnum((unsigned char)c) != 0;
 }
 
-/* Digits of [s, s+n) into d (at most cap); returns their count, or cap+1 when more. */
-static size_t digits_of(const char *s, size_t n, char *d, size_t cap)
+size_t red_digits_of(const char *s, size_t n, char *d, size_t cap)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
@@ -29,7 +28,7 @@ static size_t digits_of(const char *s, size_t n, char *d, size_t cap)
     return k;
 }
 
-static unsigned num_of(const char *d, size_t n)
+unsigned red_num_of(const char *d, size_t n)
 {
     unsigned v = 0;
     for (size_t i = 0; i < n; i++)
@@ -55,7 +54,7 @@ bool red_luhn_ok(const char *d, size_t n)
 /* Issuer ranges (IIN) and lengths of the card schemes in use. */
 static bool card_iin_ok(const char *d, size_t n)
 {
-    unsigned p2 = num_of(d, 2), p3 = num_of(d, 3), p4 = num_of(d, 4), p6 = num_of(d, 6);
+    unsigned p2 = red_num_of(d, 2), p3 = red_num_of(d, 3), p4 = red_num_of(d, 4), p6 = red_num_of(d, 6);
     if (d[0] == '4')
         return n == 13 || n == 16 || n == 19;                 /* Visa */
     if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) /* Mastercard */
@@ -108,7 +107,7 @@ static red_verdict v_card(red_vctx *v)
     if (is_in_iban(v))
         return RED_V_NO;
     char d[24];
-    size_t n = digits_of(v->text + v->start, v->end - v->start, d, 19);
+    size_t n = red_digits_of(v->text + v->start, v->end - v->start, d, 19);
     if (n < 13 || n > 19 || !card_iin_ok(d, n) || !red_luhn_ok(d, n))
         return RED_V_NO;
     return RED_V_YES;
@@ -202,7 +201,7 @@ static red_verdict v_ssn(red_vctx *v)
     const char *s = v->text + v->start;
     size_t n = v->end - v->start;
     char d[12], sep = 0;
-    if (digits_of(s, n, d, 9) != 9)
+    if (red_digits_of(s, n, d, 9) != 9)
         return RED_V_NO;
     for (size_t i = 0; i < n; i++)
         if (!is_digit(s[i])) {
@@ -210,7 +209,7 @@ static red_verdict v_ssn(red_vctx *v)
                 return RED_V_NO;
             sep = s[i];
         }
-    unsigned area = num_of(d, 3), group = num_of(d + 3, 2), serial = num_of(d + 5, 4);
+    unsigned area = red_num_of(d, 3), group = red_num_of(d + 3, 2), serial = red_num_of(d + 5, 4);
     if (area == 0 || area == 666 || area >= 900 || group == 0 || serial == 0)
         return RED_V_NO;
     bool is_same = true;

@@ -50,6 +50,10 @@ static inline bool red_has_ci(const char *s, size_t n, const char *needle)
  * Names are passed lowercased (ASCII) with _ - . space quotes dropped. */
 typedef bool (*red_name_fn)(const char *name, size_t n);
 bool red_field_is(const red_vctx *v, red_name_fn is_name);
+/* Digits of [s, s+n) into d (at most cap); returns their count, or cap+1 when more. */
+size_t red_digits_of(const char *s, size_t n, char *d, size_t cap);
+/* Value of n decimal digits (n small enough not to overflow). */
+unsigned red_num_of(const char *d, size_t n);
 bool red_name_is_birth(const char *name, size_t n);
 bool red_name_is_phone(const char *name, size_t n);
 red_verdict red_v_date(red_vctx *v);

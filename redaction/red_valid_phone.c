@@ -8,27 +8,6 @@ static inline bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* Digits of [s, s+n) into d (at most cap); returns their count, or cap+1 when more. */
-static size_t digits_of(const char *s, size_t n, char *d, size_t cap)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (is_digit(s[i])) {
-            if (k == cap)
-                return cap + 1;
-            d[k++] = s[i];
-        }
-    return k;
-}
-
-static unsigned num_of(const char *d, size_t n)
-{
-    unsigned v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = v * 10 + (unsigned)(d[i] - '0');
-    return v;
-}
-
 typedef struct cc_plan {
     unsigned short cc;
     unsigned char min, max; /* national significant number length */
@@ -71,7 +50,7 @@ static bool intl_ok(const char *d, size_t n)
     size_t cl = cc_len(d, n);
     if (cl == 0 || n <= cl)
         return false;
-    unsigned cc = num_of(d, cl);
+    unsigned cc = red_num_of(d, cl);
     size_t nsn = n - cl;
     for (size_t i = 0; i < sizeof(cc_plans) / sizeof(cc_plans[0]); i++)
         if (cc_plans[i].cc == cc) {
@@ -127,7 +106,7 @@ red_verdict red_v_phone(red_vctx *v)
     const char *s = v->text + v->start;
     size_t n = v->end - v->start;
     char d[24];
-    size_t nd = digits_of(s, n, d, 20);
+    size_t nd = red_digits_of(s, n, d, 20);
     if (nd < 7 || nd > 15)
         return RED_V_NO;
     bool is_same = true;
@@ -149,7 +128,7 @@ red_verdict red_v_phone(red_vctx *v)
         /* "+49 (0)30 ...": the bracketed trunk zero is not dialled */
         const char *z = memmem(s, n, "(0)", 3);
         char tmp[24];
-        size_t before = z ? digits_of(s, (size_t)(z - s), tmp, 20) : 0;
+        size_t before = z ? red_digits_of(s, (size_t)(z - s), tmp, 20) : 0;
         if (z != NULL && s[0] != '+')
             before = before >= 2 ? before - 2 : k;
         if (z != NULL && before < k) {
