@@ -235,5 +235,7 @@ const char *pol_cfg_path(cm_arena *a, const char *base_dir, const char *path);
 
 /* Value of one hex digit, or -1. */
 int pol_hexval(char c);
+/* POL_EP_* bit of an endpoint name ("chat", "embeddings", "models"); 0 if unknown or NULL. */
+unsigned pol_endpoint_bit(const char *name);
 
 #endif

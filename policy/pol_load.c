@@ -62,17 +62,6 @@ static int64_t wall_now(void)
     return (int64_t)time(NULL);
 }
 
-static unsigned endpoint_bit(const char *name)
-{
-    if (strcmp(name, "chat") == 0)
-        return POL_EP_CHAT;
-    if (strcmp(name, "embeddings") == 0)
-        return POL_EP_EMBEDDINGS;
-    if (strcmp(name, "models") == 0)
-        return POL_EP_MODELS;
-    return 0;
-}
-
 static int load_role(pol_set *p, const char *name, json_t *r, pol_role *out, cm_errlist *errs)
 {
     char path[320];
@@ -94,7 +83,7 @@ static int load_role(pol_set *p, const char *name, json_t *r, pol_role *out, cm_
     out->endpoints = eps == NULL ? POL_EP_ALL : 0;
     for (size_t i = 0; i < json_array_size(eps); i++) {
         const char *ep = json_string_value(json_array_get(eps, i));
-        unsigned bit = endpoint_bit(ep);
+        unsigned bit = pol_endpoint_bit(ep);
         if (bit == 0) {
             cm_errlist_add(errs,
                            "%s.endpoints[%zu]: unknown endpoint \"%s\" (chat, embeddings, models)",

@@ -50,7 +50,7 @@ static bool role_allows_model(const pol_role *r, const char *model)
     return is_allowed;
 }
 
-static unsigned endpoint_bit(const char *name)
+unsigned pol_endpoint_bit(const char *name)
 {
     if (name == NULL)
         return 0;
@@ -66,7 +66,7 @@ static unsigned endpoint_bit(const char *name)
 int pol_check(const pol_set *p, const pol_identity *id, const char *endpoint, const char *model,
               bool is_stream, const char **why)
 {
-    unsigned ep = endpoint_bit(endpoint);
+    unsigned ep = pol_endpoint_bit(endpoint);
     bool needs_model = ep != POL_EP_MODELS;
     /* how far the best role got: 1 endpoint, 2 endpoint and model; -1 bad model name */
     int reached = 0;
