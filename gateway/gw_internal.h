@@ -166,6 +166,7 @@ void gw_req_wake_locked(gw_req *r);
 /* Queue an OpenAI-shaped error; message must not contain secrets or prompt text. */
 enum MHD_Result gw_reply_error(gw_req *r, unsigned status, const char *type, const char *code,
                                const char *param, const char *message);
+/* copy false: body is malloc'd and handed over (wiped and freed after sending). */
 enum MHD_Result gw_reply_json(gw_req *r, unsigned status, const char *body, size_t len,
                               bool copy);
 /* 401 with WWW-Authenticate; the same text whatever check failed. */

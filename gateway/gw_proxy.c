@@ -406,7 +406,12 @@ enum MHD_Result gw_proxy_respond(gw_req *r)
         return gw_reply_json(r, 200, s, strlen(s), false);
     }
     json_decref(j);
-    return gw_reply_json(r, 200, x->out.data, x->out.len, true);
+    /* hand the provider's bytes to MHD as they are: no copy */
+    char *body = x->out.data;
+    size_t len = x->out.len;
+    x->out.data = NULL;
+    x->out.len = x->out.cap = 0;
+    return gw_reply_json(r, 200, body, len, false);
 }
 
 enum MHD_Result gw_models_reply(gw_req *r)

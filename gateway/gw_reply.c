@@ -13,8 +13,13 @@ void gw_reply_common_headers(gw_req *r, struct MHD_Response *resp)
 
 enum MHD_Result gw_reply_json(gw_req *r, unsigned status, const char *body, size_t len, bool copy)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        len, (void *)(uintptr_t)body, copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_MUST_FREE);
+    /* a body handed over (copy false) is malloc'd; it may hold restored personal data,
+     * so it is wiped when MHD is done with it */
+    struct MHD_Response *resp =
+        copy ? MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
+                                               MHD_RESPMEM_MUST_COPY)
+             : MHD_create_response_from_buffer_with_free_callback(len, (void *)(uintptr_t)body,
+                                                                  cm_wipe_free);
     if (resp == NULL)
         return MHD_NO;
     MHD_add_response_header(resp, "Content-Type", "application/json");
