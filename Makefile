@@ -10,8 +10,8 @@ CC      ?= cc
 WERROR  ?= 1
 PKGS     = libmicrohttpd libcurl libhs libjwt jansson libpcre2-8 libcrypto gnutls
 DEB_PKGS = build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libpcre2-dev \
-           libhyperscan-dev libjansson-dev libssl-dev libjwt-dev libsqlite3-dev libhiredis-dev libgnutls28-dev \
-           redis-server curl wrk python3 openssl
+           libhyperscan-dev libjansson-dev libssl-dev libjwt-dev libgnutls28-dev \
+           curl wrk python3 openssl
 
 WARN    = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wundef \
           -Wvla -Wwrite-strings -Wcast-qual -Wimplicit-fallthrough
@@ -29,11 +29,13 @@ OPT     = -O1
 XFLAGS  = $(SANFL)
 endif
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# Deferred (=, not :=): on a fresh machine the packages arrive with the deps target, after
+# this file is read, so the flags are asked for when a recipe runs.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  = -std=c11 $(OPT) -g -D_GNU_SOURCE $(WARN) $(HARDEN) $(XFLAGS) -I. $(PKG_CFLAGS)
 LDFLAGS = $(HARDLD) $(XFLAGS)
-LDLIBS  = $(PKG_LIBS) -lsqlite3 -lpthread -lm
+LDLIBS  = $(PKG_LIBS) -lpthread -lm
 
 COMMON_SRC = $(wildcard common/*.c)
 POL_SRC    = $(wildcard policy/*.c)
