@@ -161,6 +161,10 @@ void gw_audit_record(gw_req *r)
         uint64_t up_end = x->t_end_us ? x->t_end_us : now;
         uint64_t upstream = up_end > r->t_up_start_us ? up_end - r->t_up_start_us : 0;
         json_object_set_new(j, "upstream_ms", json_real((double)upstream / 1000.0));
+        if (x->t_first_byte_us > r->t_up_start_us)
+            json_object_set_new(
+                j, "upstream_first_byte_ms",
+                json_real((double)(x->t_first_byte_us - r->t_up_start_us) / 1000.0));
         uint64_t overhead = total > upstream ? total - upstream : 0;
         json_object_set_new(j, "overhead_ms", json_real((double)overhead / 1000.0));
     } else {

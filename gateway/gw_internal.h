@@ -200,7 +200,6 @@ void gw_upstream_submit(gw_req *r);
 void gw_upstream_cancel(gw_req *r);
 /* Resume a paused transfer (deferred to the loop's next turn). */
 void gw_upstream_unpause(gw_req *r);
-int gw_upstream_active(void);
 
 /* ---- stream relay (gw_proxy.c) ---------------------------------------------- */
 /* One whole SSE event from the provider (r->mu held): rewrite if needed and

@@ -51,12 +51,6 @@ struct gw_loop {
 
 static gw_loop loops[GW_MAX_LOOPS];
 static size_t nloops;
-static atomic_int active_xfers;
-
-int gw_upstream_active(void)
-{
-    return atomic_load(&active_xfers);
-}
 
 static void post(gw_loop *l, enum op_kind kind, gw_req *r)
 {
@@ -158,6 +152,8 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud)
     size_t len = size * n;
     size_t ret = len;
     pthread_mutex_lock(&r->mu);
+    if (x->t_first_byte_us == 0)
+        x->t_first_byte_us = cm_now_us();
     if (r->client_gone) {
         ret = 0; /* aborts the transfer */
     } else if (x->is_stream && x->status < 300 && x->is_sse) {
@@ -167,8 +163,6 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud)
         } else if (cm_buf_append(&x->sse, buf, len) != 0) {
             ret = 0;
         } else {
-            if (x->t_first_byte_us == 0)
-                x->t_first_byte_us = cm_now_us();
             size_t before = x->out.len;
             sse_flush_events(r);
             if (x->out.len > before)
@@ -278,7 +272,6 @@ void gw_upstream_submit(gw_req *r)
         return;
     }
     gw_req_ref(r); /* the transfer's reference, dropped in xfer_finish */
-    atomic_fetch_add(&active_xfers, 1);
     x->prev = NULL;
     x->next = l->list;
     if (l->list != NULL)
@@ -308,7 +301,6 @@ static void xfer_finish(gw_req *r, CURLcode rc)
     x->easy = NULL;
     curl_slist_free_all(x->hdrs);
     x->hdrs = NULL;
-    atomic_fetch_sub(&active_xfers, 1);
     pthread_mutex_lock(&r->mu);
     x->curl_rc = rc;
     x->finished = true;

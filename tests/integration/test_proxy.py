@@ -175,7 +175,8 @@ def test_audit(gw, mock):
     if len(new) == 3:
         ok = [l for l in new if l["status"] == 200][0] if any(l["status"] == 200 for l in new) else {}
         for k in ("ts", "id", "endpoint", "model", "provider", "target_model", "upstream_status",
-                  "status", "latency_ms", "overhead_ms", "bytes_in", "bytes_out"):
+                  "status", "latency_ms", "upstream_ms", "upstream_first_byte_ms", "overhead_ms",
+                  "bytes_in", "bytes_out"):
             check(k in ok, "audit field %s" % k)
         # loops write their lines independently: match by content, not by order
         by_status = {l["status"]: l for l in new}
