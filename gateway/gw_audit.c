@@ -157,6 +157,8 @@ void gw_audit_record(gw_req *r)
         json_object_set_new(j, "provider", json_string(x->target->provider->name));
         json_object_set_new(j, "target_model", json_string(x->target->model));
         json_object_set_new(j, "stream", json_boolean(x->is_stream));
+        if (x->failovers > 0)
+            json_object_set_new(j, "failovers", json_integer(x->failovers));
         json_object_set_new(j, "upstream_status", json_integer(x->status));
         uint64_t up_end = x->t_end_us ? x->t_end_us : now;
         uint64_t upstream = up_end > r->t_up_start_us ? up_end - r->t_up_start_us : 0;

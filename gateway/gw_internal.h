@@ -105,6 +105,9 @@ typedef struct gw_xfer {
     char *body; /* upstream request body (malloc) */
     size_t body_len;
     const gw_target *target;
+    const gw_model *model; /* the alias: its next target is the failover */
+    size_t target_idx;
+    unsigned failovers;
     bool is_stream;
     /* below: shared with the HTTP thread, guarded by req->mu */
     long status;
@@ -200,6 +203,10 @@ void gw_upstream_submit(gw_req *r);
 void gw_upstream_cancel(gw_req *r);
 /* Resume a paused transfer (deferred to the loop's next turn). */
 void gw_upstream_unpause(gw_req *r);
+
+/* Point r->x at the model's next target and rebuild the upstream body and URL
+ * (loop thread; nothing has reached the client yet). Returns 0 or an error. */
+int gw_proxy_next_target(gw_req *r);
 
 /* ---- stream relay (gw_proxy.c) ---------------------------------------------- */
 /* One whole SSE event from the provider (r->mu held): rewrite if needed and

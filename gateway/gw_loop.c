@@ -279,6 +279,20 @@ void gw_upstream_submit(gw_req *r)
     l->list = r;
 }
 
+/* Failover: a failure before anything reached the client (no connection, a
+ * timeout, a reset, 429 or 5xx) moves on to the alias's next target. */
+static bool should_fail_over(gw_req *r, CURLcode rc)
+{
+    gw_xfer *x = &r->x;
+    if (rc == CURLE_ABORTED_BY_CALLBACK || r->client_gone || r->phase != GW_PH_UPSTREAM)
+        return false;
+    if (x->model == NULL || x->target_idx + 1 >= x->model->ntargets)
+        return false;
+    if (x->headers_seen && x->status >= 200 && x->status < 300)
+        return false; /* a success has begun: its bytes may be on their way */
+    return rc != CURLE_OK || x->status == 429 || x->status >= 500;
+}
+
 /* The transfer is over: release curl resources, tell the HTTP side. */
 static void xfer_finish(gw_req *r, CURLcode rc)
 {
@@ -301,6 +315,15 @@ static void xfer_finish(gw_req *r, CURLcode rc)
     x->easy = NULL;
     curl_slist_free_all(x->hdrs);
     x->hdrs = NULL;
+    if (should_fail_over(r, rc)) {
+        cm_log(CM_LOG_WARN, "%s: provider %s failed (HTTP %ld, %s); trying the next target", r->id,
+               x->target->provider->name, x->status, curl_easy_strerror(rc));
+        if (gw_proxy_next_target(r) == 0) {
+            gw_upstream_submit(r); /* takes its own reference */
+            gw_req_unref(r);
+            return;
+        }
+    }
     pthread_mutex_lock(&r->mu);
     x->curl_rc = rc;
     x->finished = true;

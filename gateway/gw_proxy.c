@@ -113,6 +113,50 @@ static enum MHD_Result apply_token_cap(gw_req *r, json_t *root, bool *ok)
     return MHD_YES;
 }
 
+/* Body and URL for the current target: the alias becomes the target's model name. */
+static int prepare_target(gw_req *r)
+{
+    gw_xfer *x = &r->x;
+    const gw_target *t = &x->model->targets[x->target_idx];
+    x->target = t;
+    json_object_set_new(r->json, "model", json_string(t->model));
+    char *body = json_dumps(r->json, GW_DUMP_FLAGS);
+    if (body == NULL)
+        return CM_ENOMEM;
+    if (x->body != NULL) {
+        cm_wipe(x->body, x->body_len);
+        free(x->body);
+    }
+    x->body = body;
+    x->body_len = strlen(body);
+    const char *suffix = r->ep == GW_EP_CHAT ? "/chat/completions" : "/embeddings";
+    size_t ul = strlen(t->provider->base_url) + strlen(suffix) + 1;
+    free(x->url);
+    x->url = cm_xmalloc(ul);
+    snprintf(x->url, ul, "%s%s", t->provider->base_url, suffix);
+    return 0;
+}
+
+int gw_proxy_next_target(gw_req *r)
+{
+    gw_xfer *x = &r->x;
+    if (x->model == NULL || x->target_idx + 1 >= x->model->ntargets)
+        return CM_ENOTFOUND;
+    x->target_idx++;
+    x->failovers++;
+    pthread_mutex_lock(&r->mu);
+    x->status = 0;
+    x->headers_seen = false;
+    x->is_sse = false;
+    x->retry_after[0] = '\0';
+    x->curl_rc = 0;
+    x->t_first_byte_us = 0;
+    cm_buf_reset(&x->out);
+    cm_buf_reset(&x->sse);
+    pthread_mutex_unlock(&r->mu);
+    return prepare_target(r);
+}
+
 /* Every text the request carries goes through redaction; anything that cannot be
  * scanned is refused, never forwarded. */
 static enum MHD_Result redact(gw_req *r, json_t *root, bool *ok)
@@ -214,20 +258,13 @@ enum MHD_Result gw_proxy_start(gw_req *r)
     }
     if (r->cfg->red != NULL && (ret = redact(r, root, &ok), !ok))
         return ret;
-    const gw_target *t = &m->targets[0];
     gw_xfer *x = &r->x;
-    x->target = t;
+    x->model = m;
+    x->target_idx = 0;
     x->is_stream = is_stream;
-    json_object_set_new(root, "model", json_string(t->model));
-    x->body = json_dumps(root, GW_DUMP_FLAGS);
-    if (x->body == NULL)
+    if (prepare_target(r) != 0)
         return gw_reply_error(r, 500, "server_error", "internal_error", NULL,
                               "The request could not be encoded.");
-    x->body_len = strlen(x->body);
-    const char *suffix = r->ep == GW_EP_CHAT ? "/chat/completions" : "/embeddings";
-    size_t ul = strlen(t->provider->base_url) + strlen(suffix) + 1;
-    x->url = cm_xmalloc(ul);
-    snprintf(x->url, ul, "%s%s", t->provider->base_url, suffix);
     return suspend_for_upstream(r);
 }
 

@@ -23,6 +23,41 @@ def err_shape(j):
             and "code" in j["error"] and "param" in j["error"])
 
 
+def test_failover(mock):
+    print("failover to the next target before anything reached the client")
+    cfg = base_config(mock.port)
+    cfg["models"]["fo"] = {"targets": [{"provider": "dead", "model": "x"},
+                                       {"provider": "mock", "model": "fo-second"}]}
+    cfg["models"]["fo429"] = {"targets": [{"provider": "mock", "model": "fo-first"},
+                                          {"provider": "mock", "model": "fo-second"}]}
+    gw = Gateway(cfg, env=ENV)
+    try:
+        mock.reset()
+        st, h, body, j = gw.chat("hello", model="fo")
+        check(st == 200 and j["choices"][0]["message"]["content"] == "Echo: hello", "unreachable first target -> second (%d)" % st)
+        reqs = mock.requests()
+        check(len(reqs) == 1 and json.loads(reqs[0]["body"])["model"] == "fo-second", "second target's model sent")
+        mock.reset()
+        mock.configure("status=429;retry_after=1", 1)
+        st, h, body, j = gw.chat("again", model="fo429")
+        models = [json.loads(r["body"])["model"] for r in mock.requests()]
+        check(st == 200 and models == ["fo-first", "fo-second"], "429 -> next target (%d, %s)" % (st, models))
+        mock.configure("status=503", 1)
+        raw, arrivals = gw.raw_stream({"model": "fo429", "stream": True,
+                                       "messages": [{"role": "user", "content": "streamed"}]})
+        head, payload = dechunk(raw)
+        check(head.startswith("HTTP/1.1 200") and b"[DONE]" in payload, "stream fails over before its first byte")
+        mock.configure("status=503", 2)
+        st, h, body, j = gw.chat("both down", model="fo429")
+        check(st == 503 and err_shape(j), "every target failed -> the last answer (%d)" % st)
+        mock.configure("", -1)
+        lines = gw.audit_lines()
+        check(sum(1 for l in lines if l.get("failovers") == 1 and l["status"] == 200) == 3,
+              "audit counts failovers")
+    finally:
+        gw.stop()
+
+
 def test_basic(gw, mock):
     print("basic endpoints")
     st, h, body, j = gw.request("GET", "/healthz")
@@ -392,6 +427,7 @@ def main():
         test_concurrent_streams(gw, mock, int(os.environ.get("GW_STREAMS", "2000")))
     finally:
         gw.stop()
+    test_failover(mock)
     test_reload_and_drain(mock)
     test_limits(mock)
     test_check_config()
