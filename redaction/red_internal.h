@@ -250,14 +250,7 @@ bool red_is_placeholder(const char *s, size_t n);
 /* red_apply.c: keyed hash label used by the hash action (8 hex + NUL). */
 int red_hash_label(const void *key, size_t keylen, const char *v, size_t n, char out[9]);
 
+/* red_valid.c: the validator registry (validators themselves: red_valid.h). */
 extern const red_validator red_validators[];
-red_verdict red_v_email(red_vctx *v);
-red_verdict red_v_github(red_vctx *v);
-red_verdict red_v_jwt(red_vctx *v);
-red_verdict red_v_aws_secret(red_vctx *v);
-red_verdict red_v_secret(red_vctx *v);
-red_verdict red_v_credential(red_vctx *v);
-red_verdict red_v_password(red_vctx *v);
-red_verdict red_v_pem(red_vctx *v);
 
 #endif

@@ -59,7 +59,17 @@ bool red_name_is_phone(const char *name, size_t n);
 red_verdict red_v_date(red_vctx *v);
 red_verdict red_v_dob_field(red_vctx *v);
 
+/* red_valid_secret.c, red_valid_token.c */
+red_verdict red_v_secret(red_vctx *v);
+red_verdict red_v_credential(red_vctx *v);
+red_verdict red_v_password(red_vctx *v);
+red_verdict red_v_github(red_vctx *v);
+red_verdict red_v_jwt(red_vctx *v);
+red_verdict red_v_aws_secret(red_vctx *v);
+red_verdict red_v_pem(red_vctx *v);
+
 /* red_valid_net.c */
+red_verdict red_v_email(red_vctx *v);
 red_verdict red_v_ipv4(red_vctx *v);
 red_verdict red_v_ipv6(red_vctx *v);
 red_verdict red_v_mac(red_vctx *v);
