@@ -175,6 +175,15 @@ static int authenticate(gw_req *r)
     return 0;
 }
 
+static enum MHD_Result reply_too_large(gw_req *r)
+{
+    char msg[160];
+    snprintf(msg, sizeof(msg),
+             "The request body is larger than the limit of %lld bytes (limits.max_body_bytes).",
+             r->cfg->limits.max_body_bytes);
+    return gw_reply_error(r, 413, "invalid_request_error", "request_too_large", NULL, msg);
+}
+
 static enum MHD_Result first_call(gw_req *r, const char *method)
 {
     const char *want = NULL;
@@ -211,12 +220,7 @@ static enum MHD_Result first_call(gw_req *r, const char *method)
         char *end;
         unsigned long long v = strtoull(cl, &end, 10);
         if (v > (unsigned long long)r->cfg->limits.max_body_bytes) {
-            char msg[160];
-            snprintf(msg, sizeof(msg),
-                     "The request body is larger than the limit of %lld bytes "
-                     "(limits.max_body_bytes).",
-                     r->cfg->limits.max_body_bytes);
-            return gw_reply_error(r, 413, "invalid_request_error", "request_too_large", NULL, msg);
+            return reply_too_large(r);
         }
         /* the body is copied once, into a buffer of the announced size */
         if (*end == '\0' && v > 0 && cm_buf_reserve(&r->body, (size_t)v) != 0)
@@ -258,12 +262,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             return MHD_YES;
         }
         if (r->too_big) {
-            char msg[160];
-            snprintf(msg, sizeof(msg),
-                     "The request body is larger than the limit of %lld bytes "
-                     "(limits.max_body_bytes).",
-                     r->cfg->limits.max_body_bytes);
-            return gw_reply_error(r, 413, "invalid_request_error", "request_too_large", NULL, msg);
+            return reply_too_large(r);
         }
         return gw_proxy_start(r);
     }
