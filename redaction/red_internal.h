@@ -109,6 +109,8 @@ typedef struct red_trigger {
     unsigned margin;    /* bytes added on both sides of the region */
     unsigned min_width; /* of the trigger's expression */
     bool is_digits;     /* it is RED_DIGITS_TRIGGER, found in C (red_region.c) */
+    bool has_lut;       /* extend is ASCII without NUL: red_runs may classify 64 bytes at once */
+    uint8_t lut_lo[16], lut_hi[16]; /* extend as nibble tables (red_runs_lut) */
     hs_database_t *db;    /* the rules of the trigger */
     hs_database_t *probe; /* the trigger's expression alone */
     hs_scratch_t *proto;  /* serves both */
@@ -184,6 +186,7 @@ struct red_worker {
     red_finding *found;
     size_t nfound, capfound;
     int hs_error; /* set by the callback when it must stop the scan */
+    bool is_bytewise_runs; /* red_runs' byte-by-byte reference (unit tests) */
 };
 
 /* A pseudonym: the value (arena copy) behind <TYPE_idx>. */
@@ -234,6 +237,19 @@ void red_dots_pick(red_engine *eng);
  * (s[a - 1] and s[b] must be neither digit nor dot) */
 void red_dots_ends(const char *s, size_t a, size_t b, void (*fn)(void *ctx, size_t end),
                    void *ctx);
+/* red_runs.c: each run s[a, b) of tr's extend bytes holding an ASCII digit,
+ * at least min->len long with at least min->digits digits, in order, with
+ * its digit and dot counts, to fn (a nonzero return stops and is returned).
+ * is_bytewise: the byte-by-byte reference, also used without AVX2 or
+ * has_lut. red_runs_lut fills the tables and tells has_lut. */
+typedef int (*red_run_fn)(void *ctx, size_t a, size_t b, unsigned ndigits, unsigned ndots);
+typedef struct red_run_min {
+    size_t len;
+    unsigned digits;
+} red_run_min;
+int red_runs(const red_trigger *tr, const char *text, size_t len, bool is_bytewise,
+             const red_run_min *min, red_run_fn fn, void *ctx);
+bool red_runs_lut(red_trigger *tr);
 /* red_scan.c: a trigger end of rule id at `to` */
 void red_hit_add(red_worker *w, unsigned id, size_t to);
 /* red_scan.c: candidates of one rule only (before merging), for examples. */

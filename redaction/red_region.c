@@ -10,7 +10,6 @@
  * (~100 ns of set-up) per region. */
 #include "redaction/red_internal.h"
 
-#include <emmintrin.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +30,7 @@ int red_trigger_compile(red_trigger *tr, cm_errlist *errs)
         return CM_EINVAL;
     }
     tr->min_width = info->min_width > 0 ? info->min_width : 1;
+    tr->has_lut = red_runs_lut(tr);
     tr->is_digits = strcmp(tr->hs_pattern, RED_DIGITS_TRIGGER) == 0 && flags == 0;
     for (const char *c = "0123456789 ./()-ABCDEFGHIJKLMNOPQRSTUVWXYZ"; *c && tr->is_digits; c++)
         tr->is_digits = tr->extend[(unsigned char)*c];
@@ -122,21 +122,6 @@ static int cat_flush(red_worker *w, const hs_database_t *db, match_event_handler
     w->ncat = 0;
     w->nblocks = 0;
     return rc;
-}
-
-/* Offset of the first ASCII digit at or after i, or len. */
-static size_t next_digit(const unsigned char *s, size_t i, size_t len)
-{
-    const __m128i zero = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9);
-    for (; i + 16 <= len; i += 16) {
-        __m128i v = _mm_sub_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s + i)), zero);
-        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, nine), v));
-        if (m != 0)
-            return i + (size_t)__builtin_ctz(m);
-    }
-    while (i < len && (unsigned)(s[i] - '0') > 9)
-        i++;
-    return i;
 }
 
 static inline bool is_word(unsigned char c)
@@ -239,42 +224,47 @@ static void on_dots(void *ctx, size_t end)
         red_hit_add(w, (unsigned)r, end);
 }
 
+/* One run of extend bytes around digits (red_runs): the ends of
+ * RED_DOTS_TRIGGER in it for its rule, and the trigger's regions. */
+static int on_run(void *ctx, size_t a, size_t b, unsigned ndigits, unsigned ndots)
+{
+    red_worker *w = ctx;
+    const red_engine *eng = w->eng;
+    const red_trigger *tr = &eng->triggers[w->curtrigger];
+    const unsigned char *s = (const unsigned char *)w->text;
+    /* the shortest match is .1.2.3: three dots, three digits */
+    if (eng->dots_rule >= 0 && eng->dots_trigger == (int)w->curtrigger && ndots >= 3 &&
+        ndigits >= 3 && b - a >= 6)
+        red_dots_ends(w->text, a, b, on_dots, w);
+    if (b - a < tr->min_width)
+        return 0; /* too short to hold a match */
+    if (tr->is_digits && b - a < RED_MAX_REGION) {
+        /* every match holds two digits; the region of any end is the whole run */
+        size_t e = ndigits >= 2 ? digits_end(s, a, b) : 0;
+        if (e > 0)
+            region_add(w, w->curtrigger, e);
+        return 0;
+    }
+    /* the byte before and after: \b sees the real neighbours */
+    cat_add(w, a > 0 ? a - 1 : 0, b < w->len ? b + 1 : w->len, 0);
+    /* with the C path, regions must still arrive in text order */
+    if ((tr->is_digits || w->ncat >= RED_CAT_CHUNK) && cat_flush(w, tr->probe, on_probe) != 0)
+        return CM_EINTERNAL;
+    return 0;
+}
+
 /* Trigger t's ends, from the runs of extend bytes around digits (and the
  * ends of RED_DOTS_TRIGGER, which lie in such runs, for its rule). */
 static int probe(red_worker *w, const red_trigger *tr)
 {
-    const unsigned char *s = (const unsigned char *)w->text;
-    size_t len = w->len, i = 0;
-    bool has_dots = w->eng->dots_rule >= 0 && w->eng->dots_trigger == (int)w->curtrigger;
-    while ((i = next_digit(s, i, len)) < len) {
-        if (!tr->extend[s[i]]) {
-            i++;
-            continue;
-        }
-        size_t a = i, b = i + 1;
-        while (a > 0 && tr->extend[s[a - 1]])
-            a--;
-        while (b < len && tr->extend[s[b]])
-            b++;
-        if (has_dots && b - a >= 6) /* the shortest match: .1.2.3 */
-            red_dots_ends(w->text, a, b, on_dots, w);
-        if (b - a < tr->min_width) {
-            /* too short to hold a match */
-        } else if (tr->is_digits && b - a < RED_MAX_REGION) {
-            /* the region of any end is the whole run */
-            size_t e = digits_end(s, a, b);
-            if (e > 0)
-                region_add(w, w->curtrigger, e);
-        } else {
-            /* the byte before and after: \b sees the real neighbours */
-            cat_add(w, a > 0 ? a - 1 : 0, b < len ? b + 1 : len, 0);
-            /* with the C path, regions must still arrive in text order */
-            if ((tr->is_digits || w->ncat >= RED_CAT_CHUNK) &&
-                cat_flush(w, tr->probe, on_probe) != 0)
-                return CM_EINTERNAL;
-        }
-        i = b + 1; /* s[b] is no extend byte */
+    /* the runs that can hold a trigger match or an ipv4 trigger end */
+    red_run_min min = {.len = tr->min_width, .digits = tr->is_digits ? 2 : 1};
+    if (w->eng->dots_rule >= 0 && w->eng->dots_trigger == (int)w->curtrigger) {
+        min.len = min.len < 6 ? min.len : 6;
+        min.digits = min.digits < 3 ? min.digits : 3;
     }
+    if (red_runs(tr, w->text, w->len, w->is_bytewise_runs, &min, on_run, w) != 0)
+        return CM_EINTERNAL;
     return cat_flush(w, tr->probe, on_probe);
 }
 

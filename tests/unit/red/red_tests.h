@@ -22,4 +22,5 @@ void test_glue(void);
 void test_corpus(void);
 void test_digits_trigger(void);
 void test_dots_trigger(void);
+void test_runs(void);
 #endif
