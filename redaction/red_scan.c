@@ -252,6 +252,7 @@ static int scan_cands(red_worker *w, long only_rule, const char *text, size_t le
     hs_error_t hr = hs_scan(eng->db, text, (unsigned)len, 0, w->scratch, on_match, w);
     if (hr != HS_SUCCESS || red_region_scan(w) != 0)
         return CM_EINTERNAL;
+    red_marks_scan(w);
     if (w->nhits == 0)
         return 0;
     memset(w->rpos, 0, eng->nrules * sizeof(*w->rpos));

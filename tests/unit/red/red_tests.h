@@ -23,4 +23,5 @@ void test_corpus(void);
 void test_digits_trigger(void);
 void test_dots_trigger(void);
 void test_runs(void);
+void test_marks(void);
 #endif

@@ -279,3 +279,67 @@ void test_runs(void)
     CHECK(bad == 0);
     CHECK(total > 10000); /* the texts did hold runs */
 }
+
+/* The colon and dash triggers found in C (red_marks.c) give every end their
+ * Hyperscan expressions give (caseless), on random texts of hex digits,
+ * colons, dashes and a few others, fields of 1-3 hex bytes now and then. */
+typedef struct mark_log {
+    ends colon, dash;
+} mark_log;
+
+static void mark_add(void *ctx, bool is_colon, size_t end)
+{
+    mark_log *l = ctx;
+    end_add(is_colon ? &l->colon : &l->dash, end);
+}
+
+static bool marks_agree(const char *expr, const char *text, size_t len, const ends *c)
+{
+    hs_database_t *db = NULL;
+    hs_scratch_t *sc = NULL;
+    hs_compile_error_t *ce = NULL;
+    static ends h;
+    h.n = 0;
+    bool ok = hs_compile(expr, HS_FLAG_CASELESS, HS_MODE_BLOCK, NULL, &db, &ce) == HS_SUCCESS &&
+              hs_alloc_scratch(db, &sc) == HS_SUCCESS &&
+              hs_scan(db, text, (unsigned)len, 0, sc, on_end, &h) == HS_SUCCESS;
+    hs_free_scratch(sc);
+    hs_free_database(db);
+    return ok && h.n == c->n && memcmp(h.at, c->at, h.n * sizeof(h.at[0])) == 0;
+}
+
+void test_marks(void)
+{
+    static const char abc[] = "0123456789abcdefABCDEF::::----gxZ .\n";
+    if (!__builtin_cpu_supports("avx2")) {
+        fprintf(stderr, "marks: no AVX2 here, the expressions stay in Hyperscan\n");
+        CHECK(t_eng->colon_rule < 0 && t_eng->dash_rule < 0);
+        return;
+    }
+    CHECK(t_eng->colon_rule >= 0 && strcmp(t_eng->rules[t_eng->colon_rule].id, "ipv6") == 0);
+    CHECK(t_eng->dash_rule >= 0 && strcmp(t_eng->rules[t_eng->dash_rule].id, "mac-dash") == 0);
+    static char text[4096];
+    static mark_log l;
+    unsigned seed = 99, bad = 0;
+    size_t total = 0;
+    for (int round = 0; round < 400; round++) {
+        size_t len = (size_t)(round * 41 % 4000);
+        for (size_t i = 0; i < len; i++) {
+            seed = seed * 1103515245u + 12345u;
+            unsigned r = seed >> 12;
+            if (round % 3 == 1) /* "hh:" / "h-" groups: long chains */
+                text[i] = i % 3 == 2 ? (round % 2 ? ':' : '-') : abc[r % 22];
+            else
+                text[i] = abc[r % (sizeof(abc) - 1)];
+        }
+        l.colon.n = l.dash.n = 0;
+        red_marks_ends(text, len, true, true, mark_add, &l);
+        total += l.colon.n + l.dash.n;
+        if ((!marks_agree(RED_COLON_TRIGGER, text, len, &l.colon) ||
+             !marks_agree(RED_DASH_TRIGGER, text, len, &l.dash)) &&
+            bad++ == 0)
+            fprintf(stderr, "marks: round %d differs from Hyperscan: %.*s\n", round, (int)len, text);
+    }
+    CHECK(bad == 0);
+    CHECK(total > 5000);
+}
