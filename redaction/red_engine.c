@@ -394,7 +394,7 @@ static int compile_db(red_engine *eng, int which, hs_database_t **db, hs_scratch
     for (size_t i = 0; i < eng->nrules; i++) {
         red_rule *r = &eng->rules[i];
         if (r->trigger != which || r->is_shared || (int)i == eng->dots_rule ||
-            (int)i == eng->colon_rule || (int)i == eng->dash_rule)
+            (int)i == eng->date_rule || red_marks_has(eng, i))
             continue;
         exprs[n] = hs_expr(r);
         flags[n] = hs_flags(r) | (r->is_hs_prefilter ? HS_FLAG_PREFILTER : 0);
@@ -488,8 +488,9 @@ int red_engine_compile(red_engine *eng, cm_errlist *errs)
     }
     share_expressions(eng);
     eng->dots_rule = -1;
-    eng->colon_rule = -1;
-    eng->dash_rule = -1;
+    for (unsigned k = 0; k < RED_MARKS; k++)
+        eng->mark_rule[k] = -1;
+    red_date_pick(eng);
     for (size_t t = 0; t < eng->ntriggers && rc == 0; t++)
         if ((rc = compile_db(eng, (int)t, &eng->triggers[t].db, &eng->triggers[t].proto, errs)) == 0)
             rc = red_trigger_compile(&eng->triggers[t], errs);

@@ -23,9 +23,16 @@
  * and dots, so the digits trigger's run pass finds its ends in C */
 #define RED_DOTS_TRIGGER "\\.\\d+\\.\\d+\\.\\d"
 /* The ipv6 and mac rules' trigger and the mac-dash rule's (rules/pii.rules),
- * caseless: found in C from byte masks (red_marks.c) */
-#define RED_COLON_TRIGGER "::|:[0-9a-f]+:[0-9a-f]+:[0-9a-f]+:"
-#define RED_DASH_TRIGGER  "-[0-9a-f]{2}-[0-9a-f]{2}-[0-9a-f]{2}-"
+ * caseless, and the password-pgpass rule's (rules/secrets.rules): found in
+ * C from byte masks (red_marks.c) */
+#define RED_COLON_TRIGGER  "::|:[0-9a-f]+:[0-9a-f]+:[0-9a-f]+:"
+#define RED_DASH_TRIGGER   "-[0-9a-f]{2}-[0-9a-f]{2}-[0-9a-f]{2}-"
+#define RED_PGPASS_TRIGGER ":(?:\\d{2,5}|\\*):[^:\\s]{1,100}:[^:\\s]{1,100}:"
+enum { RED_MARK_COLON, RED_MARK_DASH, RED_MARK_PGPASS, RED_MARKS };
+/* The dob-field rule's trigger (rules/pii.rules), behind the digits trigger:
+ * found in C on each region (red_marks.c) */
+#define RED_DATE_TRIGGER \
+    "(?:19|20)\\d\\d[./-]\\d\\d?[./-]\\d|\\d\\d?[./-]\\d\\d?[./-](?:19|20)\\d\\d"
 
 enum { RED_F_CASELESS = 1u, RED_F_DOTALL = 2u, RED_F_MULTILINE = 4u };
 
@@ -145,8 +152,8 @@ struct red_engine {
     size_t ntriggers;
     int dots_rule;    /* rule with RED_DOTS_TRIGGER, found in C, not in the main database; or -1 */
     int dots_trigger; /* the digits trigger whose run pass finds it */
-    int colon_rule;   /* rule with RED_COLON_TRIGGER, found in C (red_marks.c); or -1 */
-    int dash_rule;    /* rule with RED_DASH_TRIGGER, likewise; or -1 */
+    int mark_rule[RED_MARKS]; /* rule with RED_COLON_TRIGGER, ... found in C (red_marks.c); or -1 */
+    int date_rule; /* rule with RED_DATE_TRIGGER behind a shared trigger, found in C; or -1 */
 };
 
 /* Trigger ends of one rule, merged while they arrive: every end in
@@ -256,14 +263,21 @@ typedef struct red_run_min {
 int red_runs(const red_trigger *tr, const char *text, size_t len, bool is_bytewise,
              const red_run_min *min, red_run_fn fn, void *ctx);
 bool red_runs_lut(red_trigger *tr);
-/* red_marks.c: take the rules with RED_COLON_TRIGGER and RED_DASH_TRIGGER
- * out of the main database (with AVX2 only); red_marks_scan adds their
- * hits; red_marks_ends gives each end of either expression in text order. */
+/* red_marks.c: take the rules with RED_COLON_TRIGGER, RED_DASH_TRIGGER and
+ * RED_PGPASS_TRIGGER out of the main database (with AVX2 only; red_marks_has
+ * tells); red_marks_scan adds their hits; red_marks_ends gives each end of
+ * the expressions in `want` (bits 1 << RED_MARK_*), each in text order. */
 void red_marks_pick(red_engine *eng);
+bool red_marks_has(const red_engine *eng, size_t rule);
 void red_marks_scan(red_worker *w);
-typedef void (*red_mark_fn)(void *ctx, bool is_colon, size_t end);
-void red_marks_ends(const char *text, size_t len, bool want_colon, bool want_dash, red_mark_fn fn,
-                    void *ctx);
+typedef void (*red_mark_fn)(void *ctx, unsigned kind, size_t end);
+void red_marks_ends(const char *text, size_t len, unsigned want, red_mark_fn fn, void *ctx);
+/* red_marks.c: the rule with RED_DATE_TRIGGER out of its trigger's
+ * database; red_date_ends: each end of RED_DATE_TRIGGER in text[a, b), in
+ * order, as Hyperscan reports them scanning that block */
+void red_date_pick(red_engine *eng);
+typedef void (*red_date_fn)(void *ctx, size_t end);
+void red_date_ends(const char *text, size_t a, size_t b, red_date_fn fn, void *ctx);
 /* red_scan.c: a trigger end of rule id at `to` */
 void red_hit_add(red_worker *w, unsigned id, size_t to);
 /* red_scan.c: candidates of one rule only (before merging), for examples. */

@@ -1,16 +1,23 @@
-/* Two trigger expressions of the default rules found in C instead of the
- * main Hyperscan database: the colon trigger of ipv6 and mac
- * (RED_COLON_TRIGGER) and the dash trigger of mac-dash (RED_DASH_TRIGGER).
- * Colons and dashes are everywhere in code, YAML and logs, and Hyperscan
- * started an automaton at each (together ~2 ms of the main database's ~14
- * per 10 MB). Here 64 bytes at a time become three bit masks (colon, dash,
- * hex digit) and both expressions are a few bit operations per block:
+/* Trigger expressions of the default rules found in C instead of Hyperscan.
+ * The date trigger of dob-field (RED_DATE_TRIGGER) on each region of its
+ * shared trigger instead of the sub-database (it was a third of the
+ * sub-scans' time): see red_date_ends. Three of the main database: the
+ * colon trigger of ipv6 and mac
+ * (RED_COLON_TRIGGER), the dash trigger of mac-dash (RED_DASH_TRIGGER) and
+ * the .pgpass trigger (RED_PGPASS_TRIGGER). Colons and dashes are
+ * everywhere in code, YAML and logs, and Hyperscan started an automaton at
+ * each (together ~3.5 ms of the main database's ~14 per 10 MB). Here 64
+ * bytes at a time become bit masks (colon, dash, hex digit, digit, star,
+ * blank) and the expressions a few bit operations per block:
  *  - dash: "-hh-hh-hh-" is ten shifted masks ANDed;
  *  - colon: "::" is two; ":h+:h+:h+:" ends at a colon that closes a
  *    nonempty hex field opened by a colon (an addition carries a seed at
- *    each field start to the byte after the field), the third in a row.
+ *    each field start to the byte after the field), the third in a row;
+ *  - pgpass: a colon closing a field of 2-5 digits (the same addition) or
+ *    a lone star, opened by a colon, is rare; from each, two more fields of
+ *    1-100 bytes without blanks are walked byte by byte.
  * Every end arrives in text order, exactly as Hyperscan reports them (the
- * unit test compares both on random texts). Needs AVX2: without it the
+ * unit test compares them on random texts). Needs AVX2: without it the
  * expressions stay in the main database (red_marks_pick). */
 #include "redaction/red_internal.h"
 
@@ -18,30 +25,53 @@
 #include <string.h>
 
 typedef struct marks {
-    uint64_t colon, dash, hex;
+    uint64_t colon, dash, hex, digit, star;
 } marks;
 
-__attribute__((target("avx2"))) static inline void class32(const unsigned char *p, uint32_t *colon,
-                                                           uint32_t *dash, uint32_t *hex)
+#define RED_INLINE static inline __attribute__((always_inline))
+
+__attribute__((target("avx2"))) RED_INLINE uint32_t eq32(__m256i v, char c)
 {
-    __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
-    *colon = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(':')));
-    *dash = (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('-')));
-    __m256i d = _mm256_sub_epi8(v, _mm256_set1_epi8('0'));
-    __m256i is_d = _mm256_cmpeq_epi8(_mm256_min_epu8(d, _mm256_set1_epi8(9)), d);
-    __m256i l = _mm256_sub_epi8(_mm256_or_si256(v, _mm256_set1_epi8(0x20)), _mm256_set1_epi8('a'));
-    __m256i is_l = _mm256_cmpeq_epi8(_mm256_min_epu8(l, _mm256_set1_epi8(5)), l);
-    *hex = (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(is_d, is_l));
+    return (uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(c)));
 }
 
-__attribute__((target("avx2"))) static marks class64(const unsigned char *p)
+/* Bytes of v in [lo, lo + n]. */
+__attribute__((target("avx2"))) RED_INLINE __m256i in32(__m256i v, char lo, char n)
 {
-    uint32_t c0, c1, d0, d1, h0, h1;
-    class32(p, &c0, &d0, &h0);
-    class32(p + 32, &c1, &d1, &h1);
-    return (marks){.colon = c0 | (uint64_t)c1 << 32,
-                   .dash = d0 | (uint64_t)d1 << 32,
-                   .hex = h0 | (uint64_t)h1 << 32};
+    __m256i d = _mm256_sub_epi8(v, _mm256_set1_epi8(lo));
+    return _mm256_cmpeq_epi8(_mm256_min_epu8(d, _mm256_set1_epi8(n)), d);
+}
+
+__attribute__((target("avx2"))) RED_INLINE marks class_avx2(const unsigned char *p)
+{
+    marks m = {0};
+    for (unsigned k = 0; k < 2; k++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32 * k));
+        __m256i is_d = in32(v, '0', 9);
+        __m256i is_l = in32(_mm256_or_si256(v, _mm256_set1_epi8(0x20)), 'a', 5);
+        m.colon |= (uint64_t)eq32(v, ':') << (32 * k);
+        m.dash |= (uint64_t)eq32(v, '-') << (32 * k);
+        m.star |= (uint64_t)eq32(v, '*') << (32 * k);
+        m.digit |= (uint64_t)(uint32_t)_mm256_movemask_epi8(is_d) << (32 * k);
+        m.hex |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_or_si256(is_d, is_l)) << (32 * k);
+    }
+    return m;
+}
+
+/* With AVX-512BW a compare gives the 64-bit mask itself. */
+__attribute__((target("avx512bw"))) RED_INLINE marks class_avx512(const unsigned char *p)
+{
+    __m512i v = _mm512_loadu_si512((const void *)p);
+    __m512i l = _mm512_sub_epi8(_mm512_or_si512(v, _mm512_set1_epi8(0x20)), _mm512_set1_epi8('a'));
+    marks m = {
+        .colon = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(':')),
+        .dash = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('-')),
+        .star = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('*')),
+        .digit = _mm512_cmple_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8('0')),
+                                        _mm512_set1_epi8(9)),
+    };
+    m.hex = m.digit | _mm512_cmple_epu8_mask(l, _mm512_set1_epi8(5));
+    return m;
 }
 
 /* Bit i: bit i - k of the 128-bit (prev, cur), 1 <= k <= 63. */
@@ -51,34 +81,82 @@ static inline uint64_t back(uint64_t cur, uint64_t prev, unsigned k)
 }
 
 typedef struct colon_state {
-    size_t last_colon; /* the latest colon before the block, or SIZE_MAX */
-    size_t g_pos;      /* the latest colon closing a hex field opened by a colon */
-    unsigned g_count;  /* such fields in a row ending at g_pos */
-    unsigned carry;    /* of the seeded addition into this block */
+    size_t last_colon;  /* the latest colon before the block, or SIZE_MAX */
+    size_t g_pos;       /* the latest colon closing a hex field opened by a colon */
+    unsigned g_count;   /* such fields in a row ending at g_pos */
+    unsigned carry;     /* of the seeded hex addition into this block */
+    unsigned carry_dig; /* of the seeded digit addition */
 } colon_state;
+
+/* Bit i: a colon at i closes a nonempty field of `run` bytes opened by a
+ * colon. Adding each field's first byte (a seed) to the run mask carries to
+ * the byte after the field; *carry takes it across blocks. */
+static inline uint64_t closes(uint64_t run, uint64_t colon, uint64_t after_colon, unsigned *carry)
+{
+    unsigned __int128 sum = (unsigned __int128)run + (run & after_colon) + *carry;
+    *carry = (unsigned)(sum >> 64);
+    return (uint64_t)sum & ~run & colon;
+}
+
+/* The colon before byte i of the block at off (there is one: i closes a field). */
+static inline size_t open_of(const colon_state *st, uint64_t colon, size_t off, unsigned i)
+{
+    uint64_t below = colon & ((1ull << i) - 1);
+    return below != 0 ? off + 63 - (size_t)__builtin_clzll(below) : st->last_colon;
+}
 
 /* Ends (bit i: an end at i + 1) of the colon expression in the block at off. */
 static uint64_t colon_ends(colon_state *st, const marks *m, const marks *pm, size_t off)
 {
-    uint64_t c = m->colon, h = m->hex, after_colon = back(c, pm->colon, 1);
+    uint64_t c = m->colon, after_colon = back(c, pm->colon, 1);
     uint64_t ends = c & after_colon; /* :: */
-    uint64_t seed = h & after_colon; /* first hex byte of a field opened by a colon */
-    unsigned __int128 sum = (unsigned __int128)h + seed + st->carry;
-    st->carry = (unsigned)(sum >> 64);
-    uint64_t closes = (uint64_t)sum & ~h & c; /* a colon right after a seeded field */
-    for (uint64_t g = closes; g != 0; g &= g - 1) {
+    for (uint64_t g = closes(m->hex, c, after_colon, &st->carry); g != 0; g &= g - 1) {
         unsigned i = (unsigned)__builtin_ctzll(g);
-        uint64_t below = c & ((1ull << i) - 1);
-        size_t open = below != 0 ? off + 63 - (size_t)__builtin_clzll(below) : st->last_colon;
+        size_t open = open_of(st, c, off, i);
         unsigned n = open == st->g_pos ? st->g_count + 1 : 1;
         st->g_pos = off + i;
         st->g_count = n;
         if (n >= 3)
             ends |= 1ull << i;
     }
-    if (c != 0)
-        st->last_colon = off + 63 - (size_t)__builtin_clzll(c);
     return ends;
+}
+
+static inline bool is_blank(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* The colon closing a field of 1-100 bytes without blanks that starts at i, or 0. */
+static size_t field_end(const unsigned char *s, size_t len, size_t i)
+{
+    for (size_t k = i; k < len && k - i <= 100; k++)
+        if (s[k] == ':')
+            return k > i && k - i <= 100 ? k : 0;
+        else if (is_blank(s[k]))
+            return 0;
+    return 0;
+}
+
+/* Ends of the pgpass expression from the colons that close a first field
+ * (2-5 digits, or a star) in the block at off, in order, to fn. */
+static void pgpass_ends(colon_state *st, const marks *m, const marks *pm, size_t off,
+                        const unsigned char *s, size_t len, red_mark_fn fn, void *ctx)
+{
+    uint64_t c = m->colon, after_colon = back(c, pm->colon, 1);
+    uint64_t first = c & back(m->star, pm->star, 1) & back(c, pm->colon, 2); /* :*: */
+    for (uint64_t g = closes(m->digit, c, after_colon, &st->carry_dig); g != 0; g &= g - 1) {
+        unsigned i = (unsigned)__builtin_ctzll(g);
+        size_t n = off + i - open_of(st, c, off, i) - 1;
+        if (n >= 2 && n <= 5)
+            first |= 1ull << i;
+    }
+    for (; first != 0; first &= first - 1) {
+        size_t c2 = field_end(s, len, off + (size_t)__builtin_ctzll(first) + 1);
+        size_t c3 = c2 > 0 ? field_end(s, len, c2 + 1) : 0;
+        if (c3 > 0)
+            fn(ctx, RED_MARK_PGPASS, c3 + 1);
+    }
 }
 
 /* Ends of the dash expression: "-hh-hh-hh-" ending at bit i. */
@@ -89,10 +167,9 @@ static inline uint64_t dash_ends(const marks *m, const marks *pm)
            back(h, ph, 5) & back(d, pd, 6) & back(h, ph, 7) & back(h, ph, 8) & back(d, pd, 9);
 }
 
-__attribute__((target("avx2"))) void red_marks_ends(const char *text, size_t len, bool want_colon,
-                                                    bool want_dash, red_mark_fn fn, void *ctx)
+RED_INLINE void marks_loop(const unsigned char *s, size_t len, unsigned want, red_mark_fn fn,
+                           void *ctx, marks (*class64)(const unsigned char *p))
 {
-    const unsigned char *s = (const unsigned char *)text;
     unsigned char pad[64];
     marks pm = {0};
     colon_state st = {.last_colon = SIZE_MAX, .g_pos = SIZE_MAX};
@@ -105,60 +182,185 @@ __attribute__((target("avx2"))) void red_marks_ends(const char *text, size_t len
             memcpy(pad, s + off, len - off);
             m = class64(pad);
         }
-        uint64_t e = want_dash ? dash_ends(&m, &pm) : 0;
+        uint64_t e = want & 1u << RED_MARK_DASH ? dash_ends(&m, &pm) : 0;
         for (; e != 0; e &= e - 1)
-            fn(ctx, false, off + (size_t)__builtin_ctzll(e) + 1);
-        e = want_colon ? colon_ends(&st, &m, &pm, off) : 0;
+            fn(ctx, RED_MARK_DASH, off + (size_t)__builtin_ctzll(e) + 1);
+        e = want & 1u << RED_MARK_COLON ? colon_ends(&st, &m, &pm, off) : 0;
         for (; e != 0; e &= e - 1)
-            fn(ctx, true, off + (size_t)__builtin_ctzll(e) + 1);
+            fn(ctx, RED_MARK_COLON, off + (size_t)__builtin_ctzll(e) + 1);
+        if (want & 1u << RED_MARK_PGPASS)
+            pgpass_ends(&st, &m, &pm, off, s, len, fn, ctx);
+        if (m.colon != 0)
+            st.last_colon = off + 63 - (size_t)__builtin_clzll(m.colon);
         pm = m;
     }
 }
 
-static void on_mark(void *ctx, bool is_colon, size_t end)
+__attribute__((target("avx2"))) static void marks_avx2(const unsigned char *s, size_t len,
+                                                        unsigned want, red_mark_fn fn, void *ctx)
+{
+    marks_loop(s, len, want, fn, ctx, class_avx2);
+}
+
+__attribute__((target("avx512bw"))) static void marks_avx512(const unsigned char *s, size_t len,
+                                                             unsigned want, red_mark_fn fn,
+                                                             void *ctx)
+{
+    marks_loop(s, len, want, fn, ctx, class_avx512);
+}
+
+void red_marks_ends(const char *text, size_t len, unsigned want, red_mark_fn fn, void *ctx)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    if (__builtin_cpu_supports("avx512bw"))
+        marks_avx512(s, len, want, fn, ctx);
+    else
+        marks_avx2(s, len, want, fn, ctx);
+}
+
+/* ---- dates: RED_DATE_TRIGGER on a region, instead of the sub-database ---- */
+
+static inline bool is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static inline bool is_sep(unsigned char c)
+{
+    return c == '.' || c == '/' || c == '-';
+}
+
+static inline bool is_year(const unsigned char *p) /* (?:19|20)\d\d */
+{
+    return ((p[0] == '1' && p[1] == '9') || (p[0] == '2' && p[1] == '0')) && is_digit(p[2]) &&
+           is_digit(p[3]);
+}
+
+/* Ends waiting for their turn: an end of the second form (separator + 5)
+ * may come after ends of the first form of later separators (+ 2). */
+typedef struct date_queue {
+    size_t at[4];
+    unsigned n;
+} date_queue;
+
+static void date_push(date_queue *q, size_t end)
+{
+    unsigned k = q->n;
+    while (k > 0 && q->at[k - 1] > end)
+        k--;
+    if (k > 0 && q->at[k - 1] == end)
+        return; /* both forms end here: one end */
+    memmove(q->at + k + 1, q->at + k, (q->n - k) * sizeof(q->at[0]));
+    q->at[k] = end;
+    q->n++;
+}
+
+static void date_flush(date_queue *q, size_t upto, red_date_fn fn, void *ctx)
+{
+    unsigned k = 0;
+    while (k < q->n && q->at[k] <= upto)
+        fn(ctx, q->at[k++]);
+    memmove(q->at, q->at + k, (q->n - k) * sizeof(q->at[0]));
+    q->n -= k;
+}
+
+/* A date is two separators [./-] with one or two digits between them:
+ * (19|20)dd S d d? S d ends 2 bytes after the second separator, and
+ * d d? S d d? S (19|20)dd 5 bytes after it. */
+void red_date_ends(const char *text, size_t a, size_t b, red_date_fn fn, void *ctx)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    date_queue q = {.n = 0};
+    size_t prev = SIZE_MAX; /* the separator before i */
+    for (size_t i = a; i < b; i++) {
+        if (!is_sep(s[i]))
+            continue;
+        size_t gap = prev == SIZE_MAX ? 0 : i - prev;
+        if ((gap == 2 || gap == 3) && is_digit(s[prev + 1]) && is_digit(s[i - 1])) {
+            if (prev >= a + 4 && is_year(s + prev - 4) && i + 2 <= b && is_digit(s[i + 1]))
+                date_push(&q, i + 2);
+            if (prev >= a + 1 && is_digit(s[prev - 1]) && i + 5 <= b && is_year(s + i + 1))
+                date_push(&q, i + 5);
+        }
+        prev = i;
+        date_flush(&q, i + 2, fn, ctx); /* later separators end at i + 3 or after */
+    }
+    date_flush(&q, SIZE_MAX, fn, ctx);
+}
+
+void red_date_pick(red_engine *eng)
+{
+    eng->date_rule = -1;
+    for (size_t i = 0; i < eng->nrules && eng->date_rule < 0; i++) {
+        const red_rule *r = &eng->rules[i];
+        const char *e = r->hs_derived ? r->hs_derived : r->hs_pattern ? r->hs_pattern : r->pattern;
+        if (r->trigger < 0 || r->is_shared || r->is_hs_prefilter || strcmp(e, RED_DATE_TRIGGER) != 0)
+            continue;
+        size_t left = 0; /* the trigger's database must keep a rule */
+        for (size_t k = 0; k < eng->nrules; k++)
+            left += k != i && eng->rules[k].trigger == r->trigger && !eng->rules[k].is_shared;
+        if (left > 0)
+            eng->date_rule = (int)i;
+    }
+}
+
+static void on_mark(void *ctx, unsigned kind, size_t end)
 {
     red_worker *w = ctx;
-    int r = is_colon ? w->eng->colon_rule : w->eng->dash_rule;
-    for (; r >= 0; r = w->eng->rules[r].same_next)
+    for (int r = w->eng->mark_rule[kind]; r >= 0; r = w->eng->rules[r].same_next)
         red_hit_add(w, (unsigned)r, end);
 }
 
 void red_marks_scan(red_worker *w)
 {
-    const red_engine *eng = w->eng;
-    if (eng->colon_rule >= 0 || eng->dash_rule >= 0)
-        red_marks_ends(w->text, w->len, eng->colon_rule >= 0, eng->dash_rule >= 0, on_mark, w);
+    unsigned want = 0;
+    for (unsigned k = 0; k < RED_MARKS; k++)
+        want |= (w->eng->mark_rule[k] >= 0) << k;
+    if (want != 0)
+        red_marks_ends(w->text, w->len, want, on_mark, w);
 }
 
-/* A rule of the main database whose compiled expression is exactly x,
- * caseless (the C code is), or -1. */
-static int pick(const red_engine *eng, const char *x)
+static const struct {
+    const char *expr;
+    bool is_caseless; /* the C code of the hex ones is caseless: the rule must be too */
+} mark_expr[RED_MARKS] = {
+    [RED_MARK_COLON] = {RED_COLON_TRIGGER, true},
+    [RED_MARK_DASH] = {RED_DASH_TRIGGER, true},
+    [RED_MARK_PGPASS] = {RED_PGPASS_TRIGGER, false}, /* no letters, no anchors, no dot */
+};
+
+bool red_marks_has(const red_engine *eng, size_t rule)
 {
-    for (size_t i = 0; i < eng->nrules; i++) {
-        const red_rule *r = &eng->rules[i];
-        const char *e = r->hs_derived ? r->hs_derived : r->hs_pattern ? r->hs_pattern : r->pattern;
-        if (r->trigger < 0 && !r->is_shared && !r->is_hs_prefilter && (int)i != eng->dots_rule &&
-            (r->flags & RED_F_CASELESS) && strcmp(e, x) == 0)
-            return (int)i;
-    }
-    return -1;
+    for (unsigned k = 0; k < RED_MARKS; k++)
+        if (eng->mark_rule[k] == (int)rule)
+            return true;
+    return false;
 }
 
 void red_marks_pick(red_engine *eng)
 {
-    eng->colon_rule = -1;
-    eng->dash_rule = -1;
+    for (unsigned k = 0; k < RED_MARKS; k++)
+        eng->mark_rule[k] = -1;
     if (!__builtin_cpu_supports("avx2"))
         return;
-    int colon = pick(eng, RED_COLON_TRIGGER), dash = pick(eng, RED_DASH_TRIGGER);
+    int pick[RED_MARKS];
     size_t left = 0; /* the main database must keep a rule */
+    for (unsigned k = 0; k < RED_MARKS; k++)
+        pick[k] = -1;
     for (size_t i = 0; i < eng->nrules; i++) {
         const red_rule *r = &eng->rules[i];
-        left += r->trigger < 0 && !r->is_shared && (int)i != eng->dots_rule && (int)i != colon &&
-                (int)i != dash;
+        const char *e = r->hs_derived ? r->hs_derived : r->hs_pattern ? r->hs_pattern : r->pattern;
+        if (r->trigger >= 0 || r->is_shared || (int)i == eng->dots_rule)
+            continue;
+        bool is_picked = false;
+        for (unsigned k = 0; k < RED_MARKS && !is_picked; k++)
+            if (pick[k] < 0 && !r->is_hs_prefilter && strcmp(e, mark_expr[k].expr) == 0 &&
+                (!mark_expr[k].is_caseless || (r->flags & RED_F_CASELESS))) {
+                pick[k] = (int)i;
+                is_picked = true;
+            }
+        left += !is_picked;
     }
-    if (left > 0) {
-        eng->colon_rule = colon;
-        eng->dash_rule = dash;
-    }
+    for (unsigned k = 0; k < RED_MARKS && left > 0; k++)
+        eng->mark_rule[k] = pick[k];
 }

@@ -279,13 +279,22 @@ static int on_sub(unsigned id, unsigned long long from, unsigned long long to, u
     return 0;
 }
 
+static void on_date(void *ctx, size_t end)
+{
+    red_worker *w = ctx;
+    for (int r = w->eng->date_rule; r >= 0; r = w->eng->rules[r].same_next)
+        red_hit_add(w, (unsigned)r, end);
+}
+
 /* Each region with the trigger's margin and one more byte on each side, so
- * that \b sees the real neighbours, scanned with the trigger's rules. One
+ * that \b sees the real neighbours, scanned with the trigger's rules (the
+ * date rule's trigger in C, on the very same bytes). One
  * call per region: Hyperscan's small-block engine makes that faster than one
  * call over the regions copied side by side (measured 2x). */
 static int sub_scan(red_worker *w, const red_trigger *tr, size_t t)
 {
     size_t m = tr->margin + 1;
+    bool has_date = w->eng->date_rule >= 0 && w->eng->rules[w->eng->date_rule].trigger == (int)t;
     for (size_t i = 0; i < w->nregions[t]; i++) {
         if (i + RED_PREFETCH < w->nregions[t])
             __builtin_prefetch(w->text + w->regions[t][i + RED_PREFETCH].start);
@@ -293,6 +302,8 @@ static int sub_scan(red_worker *w, const red_trigger *tr, size_t t)
         a = a > m ? a - m : 0;
         b = b + m < w->len ? b + m : w->len;
         w->sub_base = (uint32_t)a;
+        if (has_date)
+            red_date_ends(w->text, a, b, on_date, w);
         if (hs_scan(tr->db, w->text + a, (unsigned)(b - a), 0, w->sub_scratch[t], on_sub, w) !=
             HS_SUCCESS)
             return CM_EINTERNAL;

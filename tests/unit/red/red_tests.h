@@ -24,4 +24,5 @@ void test_digits_trigger(void);
 void test_dots_trigger(void);
 void test_runs(void);
 void test_marks(void);
+void test_dates(void);
 #endif

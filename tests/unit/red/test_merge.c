@@ -280,27 +280,30 @@ void test_runs(void)
     CHECK(total > 10000); /* the texts did hold runs */
 }
 
-/* The colon and dash triggers found in C (red_marks.c) give every end their
- * Hyperscan expressions give (caseless), on random texts of hex digits,
- * colons, dashes and a few others, fields of 1-3 hex bytes now and then. */
+/* The colon, dash and pgpass triggers found in C (red_marks.c) give every
+ * end their Hyperscan expressions give (the hex ones caseless), on random
+ * texts of hex digits, colons, dashes, stars, blanks and a few others. */
 typedef struct mark_log {
-    ends colon, dash;
+    ends e[RED_MARKS];
 } mark_log;
 
-static void mark_add(void *ctx, bool is_colon, size_t end)
+static void mark_add(void *ctx, unsigned kind, size_t end)
 {
     mark_log *l = ctx;
-    end_add(is_colon ? &l->colon : &l->dash, end);
+    end_add(&l->e[kind], end);
 }
 
-static bool marks_agree(const char *expr, const char *text, size_t len, const ends *c)
+static bool marks_agree(unsigned kind, const char *text, size_t len, const ends *c)
 {
+    static const char *const expr[RED_MARKS] = {RED_COLON_TRIGGER, RED_DASH_TRIGGER,
+                                                RED_PGPASS_TRIGGER};
     hs_database_t *db = NULL;
     hs_scratch_t *sc = NULL;
     hs_compile_error_t *ce = NULL;
     static ends h;
     h.n = 0;
-    bool ok = hs_compile(expr, HS_FLAG_CASELESS, HS_MODE_BLOCK, NULL, &db, &ce) == HS_SUCCESS &&
+    unsigned flags = kind == RED_MARK_PGPASS ? 0 : HS_FLAG_CASELESS;
+    bool ok = hs_compile(expr[kind], flags, HS_MODE_BLOCK, NULL, &db, &ce) == HS_SUCCESS &&
               hs_alloc_scratch(db, &sc) == HS_SUCCESS &&
               hs_scan(db, text, (unsigned)len, 0, sc, on_end, &h) == HS_SUCCESS;
     hs_free_scratch(sc);
@@ -310,36 +313,120 @@ static bool marks_agree(const char *expr, const char *text, size_t len, const en
 
 void test_marks(void)
 {
-    static const char abc[] = "0123456789abcdefABCDEF::::----gxZ .\n";
+    static const char abc[] = "0123456789abcdefABCDEF::::----**gxZ .\n\t\v\f\r\0\xc3";
+    static const char *const ids[RED_MARKS] = {"ipv6", "mac-dash", "password-pgpass"};
     if (!__builtin_cpu_supports("avx2")) {
         fprintf(stderr, "marks: no AVX2 here, the expressions stay in Hyperscan\n");
-        CHECK(t_eng->colon_rule < 0 && t_eng->dash_rule < 0);
+        for (unsigned k = 0; k < RED_MARKS; k++)
+            CHECK(t_eng->mark_rule[k] < 0);
         return;
     }
-    CHECK(t_eng->colon_rule >= 0 && strcmp(t_eng->rules[t_eng->colon_rule].id, "ipv6") == 0);
-    CHECK(t_eng->dash_rule >= 0 && strcmp(t_eng->rules[t_eng->dash_rule].id, "mac-dash") == 0);
+    for (unsigned k = 0; k < RED_MARKS; k++)
+        CHECK(t_eng->mark_rule[k] >= 0 && strcmp(t_eng->rules[t_eng->mark_rule[k]].id, ids[k]) == 0);
     static char text[4096];
     static mark_log l;
     unsigned seed = 99, bad = 0;
-    size_t total = 0;
-    for (int round = 0; round < 400; round++) {
+    size_t total[RED_MARKS] = {0};
+    for (int round = 0; round < 600; round++) {
         size_t len = (size_t)(round * 41 % 4000);
         for (size_t i = 0; i < len; i++) {
             seed = seed * 1103515245u + 12345u;
             unsigned r = seed >> 12;
             if (round % 3 == 1) /* "hh:" / "h-" groups: long chains */
                 text[i] = i % 3 == 2 ? (round % 2 ? ':' : '-') : abc[r % 22];
+            else if (round % 3 == 2) /* "...:port:...": digits, colons, few blanks */
+                text[i] = r % 5 == 0 ? ':' : r % 61 == 0 ? ' ' : r % 37 == 0 ? '*' : abc[r % 16];
             else
                 text[i] = abc[r % (sizeof(abc) - 1)];
         }
-        l.colon.n = l.dash.n = 0;
-        red_marks_ends(text, len, true, true, mark_add, &l);
-        total += l.colon.n + l.dash.n;
-        if ((!marks_agree(RED_COLON_TRIGGER, text, len, &l.colon) ||
-             !marks_agree(RED_DASH_TRIGGER, text, len, &l.dash)) &&
-            bad++ == 0)
-            fprintf(stderr, "marks: round %d differs from Hyperscan: %.*s\n", round, (int)len, text);
+        for (unsigned k = 0; k < RED_MARKS; k++)
+            l.e[k].n = 0;
+        red_marks_ends(text, len, (1u << RED_MARKS) - 1, mark_add, &l);
+        for (unsigned k = 0; k < RED_MARKS; k++) {
+            total[k] += l.e[k].n;
+            if (!marks_agree(k, text, len, &l.e[k]) && bad++ == 0)
+                fprintf(stderr, "marks: %s, round %d differs from Hyperscan: %.*s\n", ids[k], round,
+                        (int)len, text);
+        }
     }
     CHECK(bad == 0);
-    CHECK(total > 5000);
+    for (unsigned k = 0; k < RED_MARKS; k++)
+        CHECK(total[k] > 500); /* the texts did hold matches */
+}
+
+/* The date trigger found in C (red_date_ends) gives every end Hyperscan
+ * gives scanning the same block, on random texts of digits (19/20 often),
+ * separators and a few others, and on random slices of them. */
+static void date_add(void *ctx, size_t end)
+{
+    end_add(ctx, end);
+}
+
+void test_dates(void)
+{
+    static const char abc[] = "0123456789./-12912020 x:T";
+    CHECK(t_eng->date_rule >= 0 && strcmp(t_eng->rules[t_eng->date_rule].id, "dob-field") == 0);
+    hs_database_t *db = NULL;
+    hs_scratch_t *sc = NULL;
+    hs_compile_error_t *ce = NULL;
+    CHECK(hs_compile(RED_DATE_TRIGGER, 0, HS_MODE_BLOCK, NULL, &db, &ce) == HS_SUCCESS);
+    CHECK(db != NULL && hs_alloc_scratch(db, &sc) == HS_SUCCESS);
+    if (db == NULL || sc == NULL)
+        return;
+    static char text[4096];
+    static ends x, y;
+    unsigned seed = 2024, bad = 0;
+    size_t total = 0;
+    for (int round = 0; round < 600; round++) {
+        size_t len = (size_t)(round * 37 % 4000);
+        /* tokens: a year-like 19dd/20dd, one or two digits, a separator, a byte */
+        for (size_t i = 0; i < len;) {
+            seed = seed * 1103515245u + 12345u;
+            unsigned r = seed >> 12, k = r % 8;
+            char tok[16];
+            size_t n = 1;
+            if (k == 7) { /* a date-like group: fields of 1-4 digits, separators */
+                n = 0;
+                for (unsigned f = 0; f < 3; f++) {
+                    seed = seed * 1103515245u + 12345u;
+                    unsigned q = seed >> 10, w = 1 + q % 4;
+                    for (unsigned d = 0; d < w; d++)
+                        tok[n++] = w == 4 && d < 2 ? "1920"[2 * (q / 4 % 2) + d]
+                                                   : (char)('0' + (q >> (3 + d)) % 10);
+                    if (f < 2)
+                        tok[n++] = "./-"[q / 64 % 3];
+                }
+            } else if (k == 0) {
+                memcpy(tok, r & 8 ? "19" : "20", 2);
+                tok[2] = (char)('0' + r / 16 % 10);
+                tok[3] = (char)('0' + r / 160 % 10);
+                n = 4;
+            } else if (k <= 3) {
+                tok[0] = (char)('0' + r / 8 % 10);
+                tok[1] = (char)('0' + r / 80 % 10);
+                n = 1 + (r / 800) % 2;
+            } else if (k <= 5) {
+                tok[0] = "./-"[r / 8 % 3];
+            } else {
+                tok[0] = abc[r / 8 % (sizeof(abc) - 1)];
+            }
+            for (size_t j = 0; j < n && i < len; j++)
+                text[i++] = tok[j];
+        }
+        seed = seed * 1103515245u + 12345u;
+        size_t a = len > 0 ? (seed >> 8) % (len / 4 + 1) : 0, b = len - (len > a ? (seed >> 4) % (len - a) / 4 : 0);
+        x.n = y.n = 0;
+        red_date_ends(text, a, b, date_add, &x);
+        for (size_t i = 0; i < x.n; i++)
+            x.at[i] -= a; /* Hyperscan's ends are relative to the block */
+        CHECK(hs_scan(db, text + a, (unsigned)(b - a), 0, sc, on_end, &y) == HS_SUCCESS);
+        total += x.n;
+        if ((x.n != y.n || memcmp(x.at, y.at, x.n * sizeof(x.at[0])) != 0) && bad++ == 0)
+            fprintf(stderr, "dates: round %d: C %zu ends, Hyperscan %zu: %.*s\n", round, x.n, y.n,
+                    (int)(b - a), text + a);
+    }
+    CHECK(bad == 0);
+    CHECK(total > 1000);
+    hs_free_scratch(sc);
+    hs_free_database(db);
 }
