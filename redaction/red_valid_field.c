@@ -149,16 +149,14 @@ static bool key_is(const red_vctx *v, red_name_fn is_name)
 
 static size_t line_start(const char *t, size_t i)
 {
-    while (i > 0 && t[i - 1] != '\n')
-        i--;
-    return i;
+    const char *nl = i > 0 ? memrchr(t, '\n', i) : NULL;
+    return nl != NULL ? (size_t)(nl - t) + 1 : 0;
 }
 
 static size_t line_end(const char *t, size_t len, size_t i)
 {
-    while (i < len && t[i] != '\n')
-        i++;
-    return i;
+    const char *nl = i < len ? memchr(t + i, '\n', len - i) : NULL;
+    return nl != NULL ? (size_t)(nl - t) : len;
 }
 
 /* Delimiters in [s, e) outside double quotes; *idx: those before `at`. */
@@ -214,14 +212,24 @@ static bool is_rule_line(const char *t, size_t s, size_t e)
 static bool column_is(const red_vctx *v, red_name_fn is_name)
 {
     const char *t = v->text;
-    size_t ls = line_start(t, v->start), le = line_end(t, v->len, v->end);
     static const char delims[] = "\t;|,";
-    /* the value is a whole field: only blanks and quotes around it */
+    /* the value is a whole field: only blanks and quotes around it (a
+     * newline is none of them: a and b stay on the value's line) */
     size_t a = v->start, b = v->end;
-    while (a > ls && strchr(" \"'\r", t[a - 1]) != NULL)
+    while (a > 0 && strchr(" \"'\r", t[a - 1]) != NULL)
         a--;
-    while (b < le && strchr(" \"'\r", t[b]) != NULL)
+    while (b < v->len && strchr(" \"'\r", t[b]) != NULL)
         b++;
+    bool is_first = a == 0 || t[a - 1] == '\n', is_last = b == v->len || t[b] == '\n';
+    if (is_first && is_last)
+        return false; /* alone on its line */
+    /* a delimiter on each side that is not the line's edge, before any line scan */
+    bool is_delim = false;
+    for (const char *d = delims; *d != '\0' && !is_delim; d++)
+        is_delim = (is_first || t[a - 1] == *d) && (is_last || t[b] == *d);
+    if (!is_delim)
+        return false;
+    size_t ls = is_first ? a : line_start(t, a), le = is_last ? b : line_end(t, v->len, b);
     for (const char *d = delims; *d != '\0'; d++) {
         if ((a > ls && t[a - 1] != *d) || (b < le && t[b] != *d) || (a == ls && b == le))
             continue;
