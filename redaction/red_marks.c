@@ -182,6 +182,12 @@ RED_INLINE void marks_loop(const unsigned char *s, size_t len, unsigned want, re
             memcpy(pad, s + off, len - off);
             m = class64(pad);
         }
+        if ((m.colon | m.dash) == 0 && st.carry == 0 && st.carry_dig == 0 && pm.colon >> 63 == 0) {
+            /* half the blocks: no end can lie here, no field goes on into
+             * the next block, and zero masks give it the same lookback */
+            pm = (marks){0};
+            continue;
+        }
         uint64_t e = want & 1u << RED_MARK_DASH ? dash_ends(&m, &pm) : 0;
         for (; e != 0; e &= e - 1)
             fn(ctx, RED_MARK_DASH, off + (size_t)__builtin_ctzll(e) + 1);

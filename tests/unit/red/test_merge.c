@@ -332,7 +332,9 @@ void test_marks(void)
         for (size_t i = 0; i < len; i++) {
             seed = seed * 1103515245u + 12345u;
             unsigned r = seed >> 12;
-            if (round % 3 == 1) /* "hh:" / "h-" groups: long chains */
+            if (round % 7 == 6) /* sparse: most 64-byte blocks hold no colon, no dash */
+                text[i] = r % 97 == 0 ? ":-*"[r / 97 % 3] : abc[r % 22];
+            else if (round % 3 == 1) /* "hh:" / "h-" groups: long chains */
                 text[i] = i % 3 == 2 ? (round % 2 ? ':' : '-') : abc[r % 22];
             else if (round % 3 == 2) /* "...:port:...": digits, colons, few blanks */
                 text[i] = r % 5 == 0 ? ':' : r % 61 == 0 ? ' ' : r % 37 == 0 ? '*' : abc[r % 16];
