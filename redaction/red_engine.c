@@ -139,6 +139,7 @@ static int compile_pcre(red_engine *eng, red_rule *r, cm_errlist *errs)
         rerr(errs, r, "PCRE2 JIT: ", msg);
         return CM_EINVAL;
     }
+    r->is_run_start = red_starts_runs(r);
     uint32_t ncap = 0;
     pcre2_pattern_info(r->re, PCRE2_INFO_CAPTURECOUNT, &ncap);
     if (ncap > eng->max_groups)

@@ -105,6 +105,7 @@ typedef struct red_rule {
     bool is_prefilter;    /* the pattern itself needs HS_FLAG_PREFILTER */
     char *hs_derived;     /* cheaper trigger derived from the expression's tail, or NULL */
     bool is_hs_prefilter; /* the Hyperscan expression actually compiled needs the prefilter */
+    bool is_run_start;    /* a match starts only at a run of span_class bytes (red_starts_runs) */
 } red_rule;
 
 /* A shared trigger: one cheap expression in the main database stands for
@@ -280,6 +281,8 @@ typedef void (*red_date_fn)(void *ctx, size_t end);
 void red_date_ends(const char *text, size_t a, size_t b, red_date_fn fn, void *ctx);
 /* red_scan.c: a trigger end of rule id at `to` */
 void red_hit_add(red_worker *w, unsigned id, size_t to);
+/* red_scan.c: does r's pattern start matches only at runs of its span_class? */
+bool red_starts_runs(const red_rule *r);
 /* red_scan.c: candidates of one rule only (before merging), for examples. */
 int red_scan_rule(red_worker *w, uint32_t rule, const char *text, size_t len, const red_cand **out,
                   size_t *n);

@@ -149,6 +149,40 @@ static bool accept(const red_rule *r, const char *text, size_t len, const PCRE2_
     return true;
 }
 
+/* A span_class rule whose pattern opens with a negative lookbehind that
+ * refuses every span_class byte ((?<![\d./-]) before [0-9./-]) starts a
+ * match only at the start of a run of span_class bytes. A hit's window lies
+ * in one such run, so its first match (or none) is its only one: no second
+ * search after a rejected or accepted match. Checked with PCRE2 itself: the
+ * lookbehind's class compiled alone, against each span_class byte. */
+bool red_starts_runs(const red_rule *r)
+{
+    const char *p = r->pattern;
+    if (!r->has_span_class || strncmp(p, "(?<![", 5) != 0)
+        return false;
+    const char *e = strstr(p + 5, "])");
+    while (e != NULL && e[-1] == '\\') /* an escaped ] inside the class */
+        e = strstr(e + 1, "])");
+    if (e == NULL)
+        return false;
+    int ec;
+    PCRE2_SIZE eo;
+    uint32_t opts = PCRE2_ANCHORED | ((r->flags & RED_F_CASELESS) ? PCRE2_CASELESS : 0);
+    pcre2_code *cls = pcre2_compile((PCRE2_SPTR)(p + 4), (PCRE2_SIZE)(e + 1 - (p + 4)), opts, &ec,
+                                    &eo, NULL);
+    if (cls == NULL)
+        return false;
+    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+    bool ok = md != NULL;
+    for (unsigned c = 0; c < 256 && ok; c++) {
+        unsigned char b = (unsigned char)c;
+        ok = !r->span_class[c] || pcre2_match(cls, &b, 1, 0, 0, md, NULL) >= 0;
+    }
+    pcre2_match_data_free(md);
+    pcre2_code_free(cls);
+    return ok;
+}
+
 /* Confirm one hit of rule ri with PCRE2 on a bounded window: a match must
  * start in [max(lo - max_len, run start, rpos), end] where lo is the hit's
  * first end not yet passed. Every rule keeps its own position (rpos) and the
@@ -189,6 +223,10 @@ static int confirm(red_worker *w, uint32_t ri, const red_hit *h, const char *tex
                 return 0;
         } else {
             w->rpos[ri] = ms + 1; /* a shorter valid match may start inside this one */
+        }
+        if (r->is_run_start) { /* none starts after ms in this window's run */
+            w->rpos[ri] = e + 1 > w->rpos[ri] ? e + 1 : w->rpos[ri];
+            return 0;
         }
     }
     return 0;

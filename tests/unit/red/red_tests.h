@@ -25,4 +25,5 @@ void test_dots_trigger(void);
 void test_runs(void);
 void test_marks(void);
 void test_dates(void);
+void test_starts_runs(void);
 #endif

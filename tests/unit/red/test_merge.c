@@ -432,3 +432,34 @@ void test_dates(void)
     hs_free_scratch(sc);
     hs_free_database(db);
 }
+
+/* red_starts_runs: only when the opening lookbehind refuses every
+ * span_class byte; and the rules that rely on it are the expected ones. */
+static bool starts_runs(const char *pattern, const char *span, bool caseless)
+{
+    red_rule r = {.pattern = (char *)(uintptr_t)pattern, .has_span_class = span != NULL,
+                  .flags = caseless ? RED_F_CASELESS : 0};
+    for (const char *c = span; c != NULL && *c != '\0'; c++)
+        r.span_class[(unsigned char)*c] = true;
+    return red_starts_runs(&r);
+}
+
+void test_starts_runs(void)
+{
+    CHECK(starts_runs("(?<![\\d./-])\\d+", "0123456789./-", false));
+    CHECK(!starts_runs("(?<![\\d./])\\d+", "0123456789./-", false)); /* '-' may precede */
+    CHECK(!starts_runs("(?<![\\d./-])\\d+", NULL, false));           /* no span_class */
+    CHECK(!starts_runs("\\b\\d+", "0123456789", false));              /* no lookbehind */
+    CHECK(!starts_runs("(?<!\\d)\\d+", "0123456789", false));         /* not a class */
+    CHECK(starts_runs("(?<![0-9a-f:])[0-9a-f:]+", "0123456789abcdefABCDEF:", true));
+    CHECK(!starts_runs("(?<![0-9a-f:])[0-9a-f:]+", "0123456789abcdefABCDEF:", false));
+    CHECK(starts_runs("(?<![\\]x])x+", "x]", false)); /* an escaped ] inside */
+    const char *want[] = {"ipv6", "phone-compact", "phone-local", "dob-field"};
+    size_t n = 0;
+    for (size_t i = 0; i < t_eng->nrules; i++)
+        if (t_eng->rules[i].is_run_start) {
+            CHECK(n < 4 && strcmp(t_eng->rules[i].id, want[n]) == 0);
+            n++;
+        }
+    CHECK(n == 4);
+}
