@@ -261,8 +261,10 @@ static void date_push(date_queue *q, size_t end)
     q->n++;
 }
 
-static void date_flush(date_queue *q, size_t upto, red_date_fn fn, void *ctx)
+static inline void date_flush(date_queue *q, size_t upto, red_date_fn fn, void *ctx)
 {
+    if (q->n == 0 || q->at[0] > upto)
+        return;
     unsigned k = 0;
     while (k < q->n && q->at[k] <= upto)
         fn(ctx, q->at[k++]);

@@ -42,6 +42,18 @@ int red_trigger_compile(red_trigger *tr, cm_errlist *errs)
     return 0;
 }
 
+static void region_push(red_worker *w, unsigned t, size_t a, size_t b)
+{
+    size_t n = w->nregions[t];
+    if (n == w->capregions[t]) {
+        w->capregions[t] = n ? n * 2 : 64;
+        w->regions[t] = cm_xrealloc(w->regions[t], w->capregions[t] * sizeof(*w->regions[t]));
+    }
+    w->regions[t][n].start = (uint32_t)a;
+    w->regions[t][n].end = (uint32_t)b;
+    w->nregions[t] = n + 1;
+}
+
 /* A shared trigger fired at `to`: widen to the region of extend bytes around
  * it (once per region; the ends arrive in order). */
 static void region_add(red_worker *w, unsigned t, size_t to)
@@ -58,13 +70,7 @@ static void region_add(red_worker *w, unsigned t, size_t to)
         b++;
     if (n > 0 && a < w->regions[t][n - 1].end)
         a = w->regions[t][n - 1].end;
-    if (n == w->capregions[t]) {
-        w->capregions[t] = n ? n * 2 : 64;
-        w->regions[t] = cm_xrealloc(w->regions[t], w->capregions[t] * sizeof(*w->regions[t]));
-    }
-    w->regions[t][n].start = (uint32_t)a;
-    w->regions[t][n].end = (uint32_t)b;
-    w->nregions[t] = n + 1;
+    region_push(w, t, a, b);
 }
 
 /* Append text[a, b) to the copies, then `sep` unless it is 0. */
@@ -239,10 +245,10 @@ static int on_run(void *ctx, size_t a, size_t b, unsigned ndigits, unsigned ndot
     if (b - a < tr->min_width)
         return 0; /* too short to hold a match */
     if (tr->is_digits && b - a < RED_MAX_REGION) {
-        /* every match holds two digits; the region of any end is the whole run */
-        size_t e = ndigits >= 2 ? digits_end(s, a, b) : 0;
-        if (e > 0)
-            region_add(w, w->curtrigger, e);
+        /* every match holds two digits; the region of any end is the whole
+         * run (what region_add would find walking from the end) */
+        if (ndigits >= 2 && digits_end(s, a, b) > 0)
+            region_push(w, w->curtrigger, a, b);
         return 0;
     }
     /* the byte before and after: \b sees the real neighbours */
