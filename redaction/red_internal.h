@@ -71,7 +71,7 @@ typedef struct red_words {
     size_t *wlen;
     size_t n;
     unsigned before, after; /* window in bytes around the span */
-    bool first[256];        /* first bytes of the words, for a quick skip */
+    uint8_t from[257]; /* words starting with byte c: w[from[c] .. from[c + 1]) */
 } red_words;
 
 typedef struct red_rule {

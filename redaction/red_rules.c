@@ -101,7 +101,6 @@ static void words_parse(red_words *ws, const char *s)
             for (size_t i = 0; i < n; i++)
                 w[i] = (char)tolower((unsigned char)p[i]);
             w[n] = '\0';
-            ws->first[(unsigned char)w[0]] = true;
             ws->w[ws->n] = w;
             ws->wlen[ws->n++] = n;
         }
@@ -109,6 +108,25 @@ static void words_parse(red_words *ws, const char *s)
             break;
         p = q + 1;
     }
+    /* grouped by first byte (stable: a counting sort) */
+    char **w = cm_xcalloc(ws->n + 1, sizeof(*w));
+    size_t *wl = cm_xcalloc(ws->n + 1, sizeof(*wl));
+    unsigned at[257] = {0};
+    for (size_t i = 0; i < ws->n; i++)
+        at[(unsigned char)ws->w[i][0] + 1]++;
+    for (unsigned c = 0; c < 256; c++)
+        at[c + 1] += at[c];
+    for (unsigned c = 0; c <= 256; c++)
+        ws->from[c] = (uint8_t)at[c];
+    for (size_t i = 0; i < ws->n; i++) {
+        unsigned k = at[(unsigned char)ws->w[i][0]]++;
+        w[k] = ws->w[i];
+        wl[k] = ws->wlen[i];
+    }
+    free(ws->w);
+    free(ws->wlen);
+    ws->w = w;
+    ws->wlen = wl;
 }
 
 static bool num_parse(const char *s, long min, long max, long *out)

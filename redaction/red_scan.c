@@ -82,12 +82,12 @@ bool red_words_near(const red_words *ws, const char *text, size_t len, size_t st
         if (i >= to)
             break;
         unsigned char c = lower(t[i]);
-        if (!ws->first[c] || (i > 0 && is_alnum(t[i - 1]) && is_alnum(t[i])))
+        if (ws->from[c] == ws->from[c + 1] || (i > 0 && is_alnum(t[i - 1]) && is_alnum(t[i])))
             continue; /* a context word starts a word */
-        for (size_t k = 0; k < ws->n; k++) {
+        for (size_t k = ws->from[c]; k < ws->from[c + 1]; k++) {
             const char *wd = ws->w[k];
             size_t n = ws->wlen[k];
-            if ((unsigned char)wd[0] != c || n > len - i)
+            if (n > len - i)
                 continue;
             size_t j = 1;
             while (j < n && lower(t[i + j]) == (unsigned char)wd[j])
