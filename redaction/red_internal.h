@@ -28,7 +28,10 @@
 #define RED_COLON_TRIGGER  "::|:[0-9a-f]+:[0-9a-f]+:[0-9a-f]+:"
 #define RED_DASH_TRIGGER   "-[0-9a-f]{2}-[0-9a-f]{2}-[0-9a-f]{2}-"
 #define RED_PGPASS_TRIGGER ":(?:\\d{2,5}|\\*):[^:\\s]{1,100}:[^:\\s]{1,100}:"
-enum { RED_MARK_COLON, RED_MARK_DASH, RED_MARK_PGPASS, RED_MARKS };
+/* The email and password-in-url rules' triggers (rules/pii.rules, secrets.rules) */
+#define RED_EMAIL_TRIGGER "[A-Za-z0-9._%+'\\x80-\\xff-]@[A-Za-z0-9\\x80-\\xff]"
+#define RED_URL_TRIGGER   "://[^\\s:/@'\"<>]{0,64}:[^\\s/@'\"<>]{1,128}@"
+enum { RED_MARK_COLON, RED_MARK_DASH, RED_MARK_PGPASS, RED_MARK_EMAIL, RED_MARK_URL, RED_MARKS };
 /* The dob-field rule's trigger (rules/pii.rules), behind the digits trigger:
  * found in C on each region (red_marks.c) */
 #define RED_DATE_TRIGGER \

@@ -15,7 +15,10 @@
  *    each field start to the byte after the field), the third in a row;
  *  - pgpass: a colon closing a field of 2-5 digits (the same addition) or
  *    a lone star, opened by a colon, is rare; from each, two more fields of
- *    1-100 bytes without blanks are walked byte by byte.
+ *    1-100 bytes without blanks are walked byte by byte;
+ *  - e-mail (RED_EMAIL_TRIGGER): each @ and its two neighbours;
+ *  - URL credentials (RED_URL_TRIGGER): from each "://", user, colon,
+ *    password and @ walked byte by byte.
  * Every end arrives in text order, exactly as Hyperscan reports them (the
  * unit test compares them on random texts). Needs AVX2: without it the
  * expressions stay in the main database (red_marks_pick). */
@@ -25,7 +28,7 @@
 #include <string.h>
 
 typedef struct marks {
-    uint64_t colon, dash, hex, digit, star;
+    uint64_t colon, dash, hex, digit, star, at, slash;
 } marks;
 
 #define RED_INLINE static inline __attribute__((always_inline))
@@ -52,6 +55,8 @@ __attribute__((target("avx2"))) RED_INLINE marks class_avx2(const unsigned char 
         m.colon |= (uint64_t)eq32(v, ':') << (32 * k);
         m.dash |= (uint64_t)eq32(v, '-') << (32 * k);
         m.star |= (uint64_t)eq32(v, '*') << (32 * k);
+        m.at |= (uint64_t)eq32(v, '@') << (32 * k);
+        m.slash |= (uint64_t)eq32(v, '/') << (32 * k);
         m.digit |= (uint64_t)(uint32_t)_mm256_movemask_epi8(is_d) << (32 * k);
         m.hex |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_or_si256(is_d, is_l)) << (32 * k);
     }
@@ -67,11 +72,18 @@ __attribute__((target("avx512bw"))) RED_INLINE marks class_avx512(const unsigned
         .colon = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(':')),
         .dash = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('-')),
         .star = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('*')),
+        .at = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('@')),
+        .slash = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('/')),
         .digit = _mm512_cmple_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8('0')),
                                         _mm512_set1_epi8(9)),
     };
     m.hex = m.digit | _mm512_cmple_epu8_mask(l, _mm512_set1_epi8(5));
     return m;
+}
+
+static inline bool is_blank(unsigned char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
 /* Bit i: bit i - k of the 128-bit (prev, cur), 1 <= k <= 63. */
@@ -122,11 +134,6 @@ static uint64_t colon_ends(colon_state *st, const marks *m, const marks *pm, siz
     return ends;
 }
 
-static inline bool is_blank(unsigned char c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
 /* The colon closing a field of 1-100 bytes without blanks that starts at i, or 0. */
 static size_t field_end(const unsigned char *s, size_t len, size_t i)
 {
@@ -159,6 +166,52 @@ static void pgpass_ends(colon_state *st, const marks *m, const marks *pm, size_t
     }
 }
 
+static inline bool is_alnum_hi(unsigned char c) /* [A-Za-z0-9\x80-\xff] */
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c >= 0x80;
+}
+
+/* Ends of the e-mail expression: an @ between [A-Za-z0-9._%+'\x80-\xff-]
+ * and [A-Za-z0-9\x80-\xff]; @ is rare, its neighbours are read directly. */
+static void email_ends(uint64_t at, size_t off, const unsigned char *s, size_t len,
+                       red_mark_fn fn, void *ctx)
+{
+    for (; at != 0; at &= at - 1) {
+        size_t i = off + (size_t)__builtin_ctzll(at);
+        if (i == 0 || i + 1 >= len || !is_alnum_hi(s[i + 1]))
+            continue;
+        unsigned char b = s[i - 1];
+        if (is_alnum_hi(b) || (b != '\0' && strchr("._%+'-", b) != NULL))
+            fn(ctx, RED_MARK_EMAIL, i + 2);
+    }
+}
+
+/* [^\s<stop>] for the URL's user (stop: :/@'"<>) and password (/@'"<>). */
+static inline bool url_stop(unsigned char c, bool is_user)
+{
+    return is_blank(c) || c == '/' || c == '@' || c == '\'' || c == '"' || c == '<' ||
+           c == '>' || (is_user && c == ':');
+}
+
+/* Ends of the URL credential expression: from each "://" (found from the
+ * masks), a user of 0-64 bytes, a colon, a password of 1-128 bytes, an @. */
+static void url_ends(uint64_t starts, size_t off, const unsigned char *s, size_t len,
+                     red_mark_fn fn, void *ctx)
+{
+    for (; starts != 0; starts &= starts - 1) {
+        size_t p = off + (size_t)__builtin_ctzll(starts) + 1, k = p;
+        while (k < len && k - p <= 64 && !url_stop(s[k], true))
+            k++;
+        if (k >= len || k - p > 64 || s[k] != ':')
+            continue;
+        size_t j = ++k;
+        while (j < len && j - k <= 128 && !url_stop(s[j], false))
+            j++;
+        if (j < len && j > k && j - k <= 128 && s[j] == '@')
+            fn(ctx, RED_MARK_URL, j + 1);
+    }
+}
+
 /* Ends of the dash expression: "-hh-hh-hh-" ending at bit i. */
 static inline uint64_t dash_ends(const marks *m, const marks *pm)
 {
@@ -182,7 +235,8 @@ RED_INLINE void marks_loop(const unsigned char *s, size_t len, unsigned want, re
             memcpy(pad, s + off, len - off);
             m = class64(pad);
         }
-        if ((m.colon | m.dash) == 0 && st.carry == 0 && st.carry_dig == 0 && pm.colon >> 63 == 0) {
+        if ((m.colon | m.dash | m.at) == 0 && st.carry == 0 && st.carry_dig == 0 &&
+            pm.colon >> 62 == 0) {
             /* half the blocks: no end can lie here, no field goes on into
              * the next block, and zero masks give it the same lookback */
             pm = (marks){0};
@@ -196,6 +250,11 @@ RED_INLINE void marks_loop(const unsigned char *s, size_t len, unsigned want, re
             fn(ctx, RED_MARK_COLON, off + (size_t)__builtin_ctzll(e) + 1);
         if (want & 1u << RED_MARK_PGPASS)
             pgpass_ends(&st, &m, &pm, off, s, len, fn, ctx);
+        if (want & 1u << RED_MARK_EMAIL)
+            email_ends(m.at, off, s, len, fn, ctx);
+        if (want & 1u << RED_MARK_URL) /* "://" ending at bit i */
+            url_ends(m.slash & back(m.slash, pm.slash, 1) & back(m.colon, pm.colon, 2), off, s,
+                     len, fn, ctx);
         if (m.colon != 0)
             st.last_colon = off + 63 - (size_t)__builtin_clzll(m.colon);
         pm = m;
@@ -335,6 +394,8 @@ static const struct {
     [RED_MARK_COLON] = {RED_COLON_TRIGGER, true},
     [RED_MARK_DASH] = {RED_DASH_TRIGGER, true},
     [RED_MARK_PGPASS] = {RED_PGPASS_TRIGGER, false}, /* no letters, no anchors, no dot */
+    [RED_MARK_EMAIL] = {RED_EMAIL_TRIGGER, false},   /* both cases written out */
+    [RED_MARK_URL] = {RED_URL_TRIGGER, false},
 };
 
 bool red_marks_has(const red_engine *eng, size_t rule)
