@@ -39,7 +39,7 @@ struct gw_loop {
     struct MHD_Daemon *mhd;
     int mhd_fd;
     CURLM *multi;
-    long curl_timeout_ms;
+    uint64_t curl_due_us; /* curl's one-shot timer (cm_now_us), or UINT64_MAX: none */
     bool stop;
     pthread_mutex_t qmu;
     op *qhead, *qtail;
@@ -47,6 +47,8 @@ struct gw_loop {
     bool resumed; /* a connection was resumed this turn: MHD must run */
     CURL *idle[GW_IDLE_EASY]; /* reset easy handles kept for reuse */
     size_t nidle;
+    uint8_t *reg; /* per curl socket (by fd): 0 not in epfd, else its epoll events + 1 */
+    size_t nreg;
 };
 
 static gw_loop loops[GW_MAX_LOOPS];
@@ -175,23 +177,47 @@ static size_t on_write(char *buf, size_t size, size_t n, void *ud)
     return ret;
 }
 
+/* curl's interest in socket s. What is registered is remembered per fd, so a
+ * request costs an ADD, a MOD and a DEL, not a failed MOD first, and an
+ * unchanged interest costs nothing (syscalls are most of a small request's
+ * cost). The fallbacks cover a socket closed without REMOVE whose fd came back. */
 static int on_socket(CURL *e, curl_socket_t s, int what, void *ud, void *sockp)
 {
     (void)e;
     (void)sockp;
     gw_loop *l = ud;
-    struct epoll_event ev = {0};
-    ev.data.fd = s;
+    if (s < 0)
+        return 0;
+    if ((size_t)s >= l->nreg) {
+        size_t n = l->nreg ? l->nreg : 1024;
+        while (n <= (size_t)s)
+            n *= 2;
+        l->reg = cm_xrealloc(l->reg, n);
+        memset(l->reg + l->nreg, 0, n - l->nreg);
+        l->nreg = n;
+    }
+    uint8_t *st = &l->reg[s];
     if (what == CURL_POLL_REMOVE) {
-        epoll_ctl(l->epfd, EPOLL_CTL_DEL, s, NULL);
+        if (*st != 0)
+            epoll_ctl(l->epfd, EPOLL_CTL_DEL, s, NULL);
+        *st = 0;
         return 0;
     }
+    struct epoll_event ev = {0};
+    ev.data.fd = s;
     if (what & CURL_POLL_IN)
         ev.events |= EPOLLIN;
     if (what & CURL_POLL_OUT)
         ev.events |= EPOLLOUT;
-    if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT)
+    if (*st == ev.events + 1)
+        return 0;
+    if (*st == 0) {
+        if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, s, &ev) != 0 && errno == EEXIST)
+            epoll_ctl(l->epfd, EPOLL_CTL_MOD, s, &ev);
+    } else if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT) {
         epoll_ctl(l->epfd, EPOLL_CTL_ADD, s, &ev);
+    }
+    *st = (uint8_t)(ev.events + 1);
     return 0;
 }
 
@@ -199,7 +225,8 @@ static int on_timer(CURLM *m, long timeout_ms, void *ud)
 {
     (void)m;
     gw_loop *l = ud;
-    l->curl_timeout_ms = timeout_ms;
+    /* non-repeating, as libcurl asks: it fires once, then curl sets the next */
+    l->curl_due_us = timeout_ms < 0 ? UINT64_MAX : cm_now_us() + (uint64_t)timeout_ms * 1000u;
     return 0;
 }
 
@@ -398,6 +425,16 @@ static void run_ops(gw_loop *l)
     }
 }
 
+/* Fire curl's timer if it is due; true if it fired. */
+static bool curl_timer(gw_loop *l, int *running)
+{
+    if (l->curl_due_us == UINT64_MAX || cm_now_us() < l->curl_due_us)
+        return false;
+    l->curl_due_us = UINT64_MAX;
+    curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, running);
+    return true;
+}
+
 static void *loop_main(void *arg)
 {
     gw_loop *l = arg;
@@ -405,14 +442,19 @@ static void *loop_main(void *arg)
     int running = 0;
     while (!l->stop) {
         MHD_UNSIGNED_LONG_LONG mt = 0;
-        long timeout = 1000;
-        bool mhd_due = false;
-        if (MHD_get_timeout(l->mhd, &mt) == MHD_YES && (long long)mt < timeout) {
-            timeout = (long)mt;
-            mhd_due = mt == 0;
+        long timeout = 1000, mhd_timeout = -1;
+        if (MHD_get_timeout(l->mhd, &mt) == MHD_YES)
+            mhd_timeout = mt < (MHD_UNSIGNED_LONG_LONG)timeout ? (long)mt : timeout;
+        if (mhd_timeout >= 0 && mhd_timeout < timeout)
+            timeout = mhd_timeout;
+        if (l->curl_due_us != UINT64_MAX) {
+            uint64_t now = cm_now_us();
+            long ms = l->curl_due_us > now ? (long)((l->curl_due_us - now + 999) / 1000) : 0;
+            if (ms < timeout)
+                timeout = ms;
         }
-        if (l->curl_timeout_ms >= 0 && l->curl_timeout_ms < timeout)
-            timeout = l->curl_timeout_ms;
+        if (l->resumed)
+            timeout = 0; /* a connection resumed after the last MHD_run */
         int n = epoll_wait(l->epfd, evs, 256, (int)timeout);
         if (n < 0 && errno != EINTR)
             break;
@@ -439,15 +481,19 @@ static void *loop_main(void *arg)
                 flags |= CURL_CSELECT_ERR;
             curl_multi_socket_action(l->multi, fd, flags, &running);
         }
-        if (n <= 0 || l->curl_timeout_ms == 0)
-            curl_multi_socket_action(l->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        curl_timer(l, &running);
         check_done(l);
-        /* MHD_run costs an epoll_wait of its own: only when its set is ready, work is
-         * pending or a connection timeout may be due (resumes make its set ready) */
-        if (mhd_ready || mhd_due || n == 0 || l->resumed) {
+        /* MHD_run costs an epoll_wait of its own: only when its set is ready, a
+         * connection was resumed or its timer is due (not when the wait ended
+         * for curl's timer) */
+        bool mhd_due = mhd_timeout == 0 || (n == 0 && mhd_timeout >= 0 && mhd_timeout <= timeout);
+        if (mhd_ready || mhd_due || l->resumed) {
             l->resumed = false;
             MHD_run(l->mhd);
         }
+        /* requests MHD just handed over start now, not after another epoll_wait */
+        if (curl_timer(l, &running))
+            check_done(l);
     }
     return NULL;
 }
@@ -471,7 +517,7 @@ int gw_loops_start(const gw_config *c, unsigned n)
         l->multi = curl_multi_init();
         l->epfd = epoll_create1(EPOLL_CLOEXEC);
         l->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        l->curl_timeout_ms = -1;
+        l->curl_due_us = UINT64_MAX;
         if (l->multi == NULL || l->epfd < 0 || l->evfd < 0)
             return CM_EINTERNAL;
         curl_multi_setopt(l->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
@@ -541,6 +587,9 @@ void gw_loops_stop(void)
         while (l->nidle > 0)
             curl_easy_cleanup(l->idle[--l->nidle]);
         curl_multi_cleanup(l->multi);
+        free(l->reg);
+        l->reg = NULL;
+        l->nreg = 0;
         close(l->epfd);
         close(l->evfd);
         pthread_mutex_destroy(&l->qmu);

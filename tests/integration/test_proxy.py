@@ -1,6 +1,7 @@
 """The foundation, end to end: proxying (JSON and SSE), errors in OpenAI's
 envelope, limits, audit lines, reload, drain, client aborts, and 2,000
 concurrent streams, against the mock provider."""
+import http.client
 import json
 import os
 import selectors
@@ -8,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -305,6 +307,36 @@ def test_concurrent_streams(gw, mock, n=2000):
           "streams were open at the same time upstream (max_concurrent %d)" % stats.get("max_concurrent", 0))
 
 
+def cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_idle_cpu(gw, mock):
+    """after a burst on reused upstream connections the loops sleep: an
+    event loop that polls (a timer that keeps firing) shows up as CPU"""
+    body = json.dumps({"model": "mock-gpt", "messages": [{"role": "user", "content": "hi"}]})
+
+    def worker():
+        c = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=10)
+        for _ in range(300):
+            c.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
+            c.getresponse().read()
+        c.close()
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    time.sleep(0.5)
+    hz = os.sysconf("SC_CLK_TCK")
+    t0 = cpu_ticks(gw.p.pid)
+    time.sleep(3)
+    used = (cpu_ticks(gw.p.pid) - t0) / hz
+    check(used < 0.15, "idle after a burst: %.2f s CPU in 3 s" % used)
+
+
 def test_reload_and_drain(mock):
     print("SIGHUP reload, bad reload refused, SIGTERM drain")
     cfg = base_config(mock.port)
@@ -424,6 +456,7 @@ def main():
         test_bad_requests(gw, mock)
         test_audit(gw, mock)
         test_client_abort(gw, mock)
+        test_idle_cpu(gw, mock)
         test_concurrent_streams(gw, mock, int(os.environ.get("GW_STREAMS", "2000")))
     finally:
         gw.stop()
