@@ -37,6 +37,7 @@ typedef struct gw_limits {
     long long max_connections;
     long long connection_timeout_s;
     long long max_body_bytes;
+    long long max_header_bytes; /* request line and headers; sizes MHD's pool at start */
     long long max_response_bytes;
     long long request_arena_bytes;
     long long upstream_connect_timeout_ms;

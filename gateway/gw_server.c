@@ -69,6 +69,12 @@ void gw_server_set_draining(void)
     atomic_store(&draining, true);
 }
 
+/* The status of the error MHD answered by itself on this loop (431 for
+ * headers over its pool, 400 for a malformed request), for the audit line of
+ * that request: MHD tells it only in its log, on the loop's own thread, just
+ * before the request completes. */
+static _Thread_local unsigned mhd_own_status;
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     gw_req *r = cm_xcalloc(1, sizeof(*r));
@@ -102,6 +108,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     bool cancel = false;
     pthread_mutex_lock(&r->mu);
+    if (toe == MHD_REQUEST_TERMINATED_WITH_ERROR && r->method[0] == '\0' && mhd_own_status >= 400 &&
+        mhd_own_status < 600) {
+        /* refused by MHD before the gateway saw it */
+        r->status = (long)mhd_own_status;
+        r->err_code = mhd_own_status == 431 ? "headers_too_large" : "malformed_request";
+    }
+    mhd_own_status = 0;
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
         r->client_gone = true;
         if (r->status == 0 || r->phase == GW_PH_STREAM) {
@@ -229,13 +242,28 @@ static enum MHD_Result first_call(gw_req *r, const char *method)
     return MHD_YES;
 }
 
+static enum MHD_Result add_header_bytes(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        const char *value)
+{
+    (void)kind;
+    *(size_t *)cls += strlen(key) + (value != NULL ? strlen(value) : 0) + 4; /* ": ", CRLF */
+    return MHD_YES;
+}
+
+/* Request line and headers over limits.max_header_bytes: 431 in the envelope
+ * (MHD answers those over its pool itself; on_completed records them). */
+static bool headers_too_large(gw_req *r, const char *method, const char *url, const char *version)
+{
+    size_t n = strlen(method) + strlen(url) + strlen(version) + 4;
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, add_header_bytes, &n);
+    return n > (size_t)r->cfg->limits.max_header_bytes;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload,
                                  size_t *upload_size, void **con_cls)
 {
     (void)cls;
-    (void)url;
-    (void)version;
     gw_req *r = *con_cls;
     if (r == NULL)
         return MHD_NO;
@@ -248,6 +276,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                         strcmp(method, "PATCH") == 0;
         if (r->method[0] == '\0') {
             r->method = cm_arena_strndup(r->arena, method, strnlen(method, 16));
+            if (headers_too_large(r, method, url, version)) {
+                char msg[128];
+                snprintf(msg, sizeof(msg),
+                         "The request headers are larger than the limit of %lld bytes "
+                         "(limits.max_header_bytes).",
+                         r->cfg->limits.max_header_bytes);
+                return gw_reply_error(r, 431, "invalid_request_error", "headers_too_large", NULL,
+                                      msg);
+            }
             return has_body ? first_call(r, method) : MHD_YES;
         }
         if (!has_body && *upload_size == 0)
@@ -303,7 +340,20 @@ static void on_log(void *cls, const char *fmt, va_list ap)
     char line[512];
     vsnprintf(line, sizeof(line), fmt, ap);
     line[strcspn(line, "\n")] = '\0';
+    const char *p = strstr(line, "HTTP response code is ");
+    if (p != NULL)
+        mhd_own_status = (unsigned)strtoul(p + 22, NULL, 10);
     cm_log(CM_LOG_DEBUG, "mhd: %s", line);
+}
+
+/* MHD's per-connection pool holds the request line and headers (with its
+ * own records of them) and the I/O buffers: headers up to max_header_bytes
+ * must fit so that the gateway, not MHD, answers the ones above the limit
+ * (measured: a 48 KiB pool takes ~48 KiB of headers; MHD maps pools above
+ * 32 KiB, so untouched pages cost no memory). */
+static size_t gw_server_pool_bytes(const gw_config *c)
+{
+    return (size_t)c->limits.max_header_bytes + (size_t)(16 * 1024);
 }
 
 int gw_server_start(const gw_config *c, gw_loop *l, unsigned port, long long max_conns,
@@ -339,7 +389,7 @@ int gw_server_start(const gw_config *c, gw_loop *l, unsigned port, long long max
         on_log, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)max_conns, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)c->limits.connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(16 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
+        gw_server_pool_bytes(c), MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)4096,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, l, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
         MHD_OPTION_ARRAY, tls, MHD_OPTION_END);

@@ -194,6 +194,46 @@ def test_bad_requests(gw, mock):
         resp += c
     s.close()
     check(resp.startswith(b"HTTP/1.1 413"), "body over limit 413 (chunked)")
+    test_header_limits(gw)
+
+
+def raw_exchange(port, data):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(data)
+    resp = b""
+    while True:
+        c = s.recv(65536)
+        if not c:
+            break
+        resp += c
+        head, _, rest = resp.partition(b"\r\n\r\n")
+        m = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+        if m and len(rest) >= int(m[0].split(b":")[1]):
+            break
+    s.close()
+    return resp
+
+
+def test_header_limits(gw):
+    """headers over limits.max_header_bytes: 431 in the envelope; over MHD's pool
+    or malformed: MHD's own answer, and the audit line says what it was"""
+    before = len(gw.audit_lines(settle=0.1))
+    post = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    resp = raw_exchange(gw.port, post + b"X-Big: " + b"a" * 40000 + b"\r\nContent-Length: 2\r\n\r\n{}")
+    body = resp.partition(b"\r\n\r\n")[2]
+    j = json.loads(body) if body.startswith(b"{") else None
+    check(resp.startswith(b"HTTP/1.1 431") and err_shape(j) and
+          j["error"]["code"] == "headers_too_large", "headers over the limit: 431 in the envelope")
+    resp = raw_exchange(gw.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 30000 + b"\r\n\r\n")
+    check(resp.startswith(b"HTTP/1.1 200"), "headers under the limit (30 KB) pass")
+    resp = raw_exchange(gw.port, post + b"X-Big: " + b"a" * 120000 + b"\r\nContent-Length: 2\r\n\r\n{}")
+    check(resp.startswith(b"HTTP/1.1 431"), "headers over the connection pool: 431 from MHD")
+    resp = raw_exchange(gw.port, post + b"Bad Header Line\r\n\r\n")
+    check(resp.startswith(b"HTTP/1.1 400"), "malformed header line: 400 from MHD")
+    lines = gw.audit_lines()[before:]
+    got = [(l.get("status"), l.get("error")) for l in lines]
+    want = [(431, "headers_too_large"), (200, None), (431, "headers_too_large"), (400, "malformed_request")]
+    check(got == want, "audit lines say what each was (%r)" % got)
 
 
 def test_audit(gw, mock):
