@@ -28,7 +28,7 @@ static const field limit_fields[] = {
     INTF("max_connections", 1, 1000000, 10000, gw_limits, max_connections),
     INTF("connection_timeout_s", 1, 86400, 300, gw_limits, connection_timeout_s),
     INTF("max_body_bytes", 1024, 1LL << 30, 4 << 20, gw_limits, max_body_bytes),
-    INTF("max_header_bytes", 1024, 1 << 20, 32 << 10, gw_limits, max_header_bytes),
+    INTF("max_header_bytes", 1024, 1 << 20, 16 << 10, gw_limits, max_header_bytes),
     INTF("max_response_bytes", 1024, 1LL << 30, 32 << 20, gw_limits, max_response_bytes),
     INTF("request_arena_bytes", 4096, 1LL << 31, 64 << 20, gw_limits, request_arena_bytes),
     INTF("upstream_connect_timeout_ms", 1, 600000, 10000, gw_limits, upstream_connect_timeout_ms),
