@@ -124,7 +124,7 @@ typedef struct red_trigger {
     unsigned margin;    /* bytes added on both sides of the region */
     unsigned min_width; /* of the trigger's expression */
     bool is_digits;     /* it is RED_DIGITS_TRIGGER, found in C (red_region.c) */
-    bool has_lut;       /* extend is ASCII without NUL: red_runs may classify 64 bytes at once */
+    bool has_lut; /* AVX2 here and extend is ASCII without NUL: red_runs classifies 64 bytes at once */
     uint8_t lut_lo[16], lut_hi[16]; /* extend as nibble tables (red_runs_lut) */
     hs_database_t *db;    /* the rules of the trigger */
     hs_database_t *probe; /* the trigger's expression alone */
@@ -254,6 +254,11 @@ void red_dots_pick(red_engine *eng);
  * (s[a - 1] and s[b] must be neither digit nor dot) */
 void red_dots_ends(const char *s, size_t a, size_t b, void (*fn)(void *ctx, size_t end),
                    void *ctx);
+/* Engines loaded while this is set use no AVX2 code: runs byte by byte, the
+ * colon/dash/pgpass/e-mail/URL triggers in Hyperscan (the unit tests compare
+ * both engines' findings; a CPU without AVX2 gets this anyway). */
+extern bool red_simd_off;
+bool red_has_avx2(void);
 /* red_runs.c: each run s[a, b) of tr's extend bytes holding an ASCII digit,
  * at least min->len long with at least min->digits digits, in order, with
  * its digit and dot counts, to fn (a nonzero return stops and is returned).

@@ -410,7 +410,7 @@ void red_marks_pick(red_engine *eng)
 {
     for (unsigned k = 0; k < RED_MARKS; k++)
         eng->mark_rule[k] = -1;
-    if (!__builtin_cpu_supports("avx2"))
+    if (!red_has_avx2())
         return;
     int pick[RED_MARKS];
     size_t left = 0; /* the main database must keep a rule */

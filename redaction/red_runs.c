@@ -64,8 +64,17 @@ static int runs_bytes(const red_trigger *tr, const unsigned char *s, size_t len,
     return 0;
 }
 
+bool red_simd_off;
+
+bool red_has_avx2(void)
+{
+    return !red_simd_off && __builtin_cpu_supports("avx2");
+}
+
 bool red_runs_lut(red_trigger *tr)
 {
+    if (!red_has_avx2())
+        return false; /* has_lut is what selects the AVX2 path */
     memset(tr->lut_lo, 0, sizeof(tr->lut_lo));
     memset(tr->lut_hi, 0, sizeof(tr->lut_hi));
     for (unsigned c = 0; c < 256; c++) {
@@ -218,7 +227,7 @@ int red_runs(const red_trigger *tr, const char *text, size_t len, bool is_bytewi
              const red_run_min *min, red_run_fn fn, void *ctx)
 {
     const unsigned char *s = (const unsigned char *)text;
-    if (!is_bytewise && tr->has_lut && __builtin_cpu_supports("avx2"))
+    if (!is_bytewise && tr->has_lut)
         return runs_avx2(tr, s, len, min, fn, ctx);
     return runs_bytes(tr, s, len, min, fn, ctx);
 }

@@ -26,4 +26,5 @@ void test_runs(void);
 void test_marks(void);
 void test_dates(void);
 void test_starts_runs(void);
+void test_portable(void);
 #endif

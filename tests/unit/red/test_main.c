@@ -52,7 +52,7 @@ int main(int argc, char **argv)
         {"actions", test_actions}, {"restore", test_restore},       {"glue", test_glue},
         {"corpus", test_corpus},   {"digits", test_digits_trigger}, {"dots", test_dots_trigger},
         {"runs", test_runs}, {"marks", test_marks}, {"dates", test_dates},
-        {"starts", test_starts_runs},
+        {"starts", test_starts_runs}, {"portable", test_portable},
     };
     for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
         if (only == NULL || strcmp(only, groups[i].name) == 0)

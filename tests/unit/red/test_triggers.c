@@ -4,7 +4,10 @@
  * lookbehind property that spares second searches (red_starts_runs). */
 #include "red_tests.h"
 
+#include <jansson.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The digits trigger found in C (red_region.c) gives the very regions that
@@ -136,7 +139,7 @@ void test_runs(void)
 {
     static const char abc[] = "0123456789 ./()-+AZ.x,:\n\0\xc3\xa9";
     const red_trigger *tr = &t_eng->triggers[0];
-    CHECK(tr->has_lut);
+    CHECK(tr->has_lut == red_has_avx2());
     if (!__builtin_cpu_supports("avx2"))
         fprintf(stderr, "runs: no AVX2 here, the mask path is not exercised\n");
     static char text[6000];
@@ -407,4 +410,89 @@ void test_starts_runs(void)
             n++;
         }
     CHECK(n == 4);
+}
+
+/* The engine without AVX2 code (runs byte by byte, every trigger but the
+ * date in Hyperscan) finds exactly what the default engine finds: on the
+ * labeled corpora and on random texts rich in digits, colons, dashes, @,
+ * "://" and dates. Without AVX2 here both are the portable engine. */
+static bool same_findings(red_worker *a, red_worker *b, const char *text, size_t len)
+{
+    const red_finding *fa, *fb;
+    size_t na, nb;
+    if (red_scan(a, text, len, &fa, &na) != 0)
+        return false;
+    /* fa lives in worker a: b's scan does not touch it */
+    if (red_scan(b, text, len, &fb, &nb) != 0 || na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (fa[i].start != fb[i].start || fa[i].end != fb[i].end || strcmp(fa[i].rule, fb[i].rule) != 0)
+            return false;
+    return true;
+}
+
+void test_portable(void)
+{
+    red_engine *eng = NULL;
+    red_worker *w = NULL;
+    cm_errlist errs = {0};
+    red_simd_off = true;
+    int rc = red_engine_load("rules", &eng, &errs);
+    red_simd_off = false;
+    cm_errlist_fini(&errs);
+    CHECK(rc == 0 && red_worker_new(eng, &w) == 0);
+    if (w == NULL)
+        return;
+    for (unsigned k = 0; k < RED_MARKS; k++)
+        CHECK(eng->mark_rule[k] < 0);
+    CHECK(!eng->triggers[0].has_lut);
+    unsigned bad = 0, texts = 0;
+    static const char *const files[] = {"tests/corpus/corpus.jsonl",
+                                        "tests/corpus/holdout/holdout.jsonl"};
+    for (size_t f = 0; f < 2; f++) {
+        FILE *fp = fopen(files[f], "r");
+        CHECK(fp != NULL);
+        char *line = NULL;
+        size_t cap = 0;
+        while (fp != NULL && getline(&line, &cap, fp) > 0) {
+            json_t *it = json_loads(line, 0, NULL);
+            const char *t = json_string_value(json_object_get(it, "text"));
+            if (t != NULL) {
+                texts++;
+                if (!same_findings(t_wrk, w, t, strlen(t)) && bad++ == 0)
+                    fprintf(stderr, "portable: differs on %s: %.80s\n", files[f], t);
+            }
+            json_decref(it);
+        }
+        free(line);
+        if (fp != NULL)
+            fclose(fp);
+    }
+    static const char *const bits[] = {"4111 1111 1111 1111", "fe80::1", "2001:db8:0:0:1:0:0:1",
+                                       "00-1A-2B-3C-4D-5E", "db:5432:app:user:pw9x!",
+                                       "https://u:p4ss@h.io/x", "a.b@example.org",
+                                       "1990-07-14", "14.07.1990", "10.0.0.1", " ", "\n", ":",
+                                       "-", "@", "://", "x", "DE89 3704 0044 0532 0130 00",
+                                       "+49 30 1234567", "password: hunter22x"};
+    static char text[8192];
+    unsigned seed = 31337;
+    for (int round = 0; round < 300; round++) {
+        size_t n = 0;
+        while (n < (size_t)(200 + round * 23 % 7000)) {
+            seed = seed * 1103515245u + 12345u;
+            const char *b = bits[(seed >> 10) % (sizeof(bits) / sizeof(bits[0]))];
+            size_t k = strlen(b);
+            if (n + k >= sizeof(text))
+                break;
+            memcpy(text + n, b, k);
+            n += k;
+        }
+        texts++;
+        if (!same_findings(t_wrk, w, text, n) && bad++ == 0)
+            fprintf(stderr, "portable: differs on a random text of %zu bytes\n", n);
+    }
+    CHECK(bad == 0);
+    CHECK(texts > 1900);
+    red_worker_free(w);
+    red_engine_free(eng);
 }
