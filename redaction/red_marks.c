@@ -1,27 +1,28 @@
-/* Trigger expressions of the default rules found in C instead of Hyperscan.
- * The date trigger of dob-field (RED_DATE_TRIGGER) on each region of its
- * shared trigger instead of the sub-database (it was a third of the
- * sub-scans' time): see red_date_ends. Three of the main database: the
- * colon trigger of ipv6 and mac
- * (RED_COLON_TRIGGER), the dash trigger of mac-dash (RED_DASH_TRIGGER) and
- * the .pgpass trigger (RED_PGPASS_TRIGGER). Colons and dashes are
- * everywhere in code, YAML and logs, and Hyperscan started an automaton at
- * each (together ~3.5 ms of the main database's ~14 per 10 MB). Here 64
- * bytes at a time become bit masks (colon, dash, hex digit, digit, star,
- * blank) and the expressions a few bit operations per block:
- *  - dash: "-hh-hh-hh-" is ten shifted masks ANDed;
- *  - colon: "::" is two; ":h+:h+:h+:" ends at a colon that closes a
- *    nonempty hex field opened by a colon (an addition carries a seed at
+/* Trigger expressions of the default rules found in C instead of Hyperscan,
+ * each recognized by its exact text (any other text stays in Hyperscan).
+ *
+ * On each region of the digits trigger, instead of its sub-database (where
+ * it took a third of the sub-scans' time): the date trigger of dob-field
+ * (RED_DATE_TRIGGER), see red_date_ends.
+ *
+ * Instead of the main database, where Hyperscan started an automaton at
+ * every colon, dash or @ of code, YAML and logs (together ~5 ms of ~14 per
+ * 10 MB): 64 bytes at a time become bit masks (colon, dash, hex digit,
+ * digit, star, @, slash) and
+ *  - dash (mac-dash): "-hh-hh-hh-" is ten shifted masks ANDed;
+ *  - colon (ipv6, mac): "::" is two; ":h+:h+:h+:" ends at a colon that closes
+ *    a nonempty hex field opened by a colon (an addition carries a seed at
  *    each field start to the byte after the field), the third in a row;
- *  - pgpass: a colon closing a field of 2-5 digits (the same addition) or
- *    a lone star, opened by a colon, is rare; from each, two more fields of
+ *  - pgpass: a colon closing a field of 2-5 digits (the same addition) or a
+ *    lone star, opened by a colon, is rare; from each, two more fields of
  *    1-100 bytes without blanks are walked byte by byte;
- *  - e-mail (RED_EMAIL_TRIGGER): each @ and its two neighbours;
- *  - URL credentials (RED_URL_TRIGGER): from each "://", user, colon,
- *    password and @ walked byte by byte.
- * Every end arrives in text order, exactly as Hyperscan reports them (the
- * unit test compares them on random texts). Needs AVX2: without it the
- * expressions stay in the main database (red_marks_pick). */
+ *  - e-mail: each @ and its two neighbours;
+ *  - URL credentials: from each "://", user, colon, password and @ walked.
+ * Blocks without colon, dash or @ (half of them) are skipped. Every end
+ * arrives in text order, exactly as Hyperscan reports them (`unit_red marks`
+ * and `dates` compare them on random texts and at the bounds). Needs AVX2
+ * (AVX-512BW when present): without it these stay in the main database
+ * (red_marks_pick). */
 #include "redaction/red_internal.h"
 
 #include <immintrin.h>
@@ -302,7 +303,9 @@ static inline bool is_year(const unsigned char *p) /* (?:19|20)\d\d */
 }
 
 /* Ends waiting for their turn: an end of the second form (separator + 5)
- * may come after ends of the first form of later separators (+ 2). */
+ * may come after ends of the first form of later separators (+ 2). At most
+ * two wait: second-form ends lie 5 or more apart (four year digits follow
+ * the separator), and first-form ends leave at the next flush. */
 typedef struct date_queue {
     size_t at[4];
     unsigned n;
@@ -310,6 +313,8 @@ typedef struct date_queue {
 
 static void date_push(date_queue *q, size_t end)
 {
+    if (q->n == sizeof(q->at) / sizeof(q->at[0]))
+        return; /* cannot happen (see above); never write past the queue */
     unsigned k = q->n;
     while (k > 0 && q->at[k - 1] > end)
         k--;
