@@ -102,6 +102,10 @@ run: deps all
 bench: deps all $(BENCH_BINS)
 	@./tests/bench/bench.sh $(BUILD)
 
+# Long mixed load watched for leaks (SOAK_SECONDS, default 300; SOAK_WORKERS, default 12).
+soak: deps all
+	@GW_BIN=$(BUILD)/gateway MOCK_BIN=$(BUILD)/mock_provider python3 tests/bench/soak.py
+
 # Redaction quality on the engine's corpus and on the independent holdout (a report; the
 # gating corpus test is part of the unit tests).
 eval: all
