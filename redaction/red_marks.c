@@ -75,8 +75,8 @@ __attribute__((target("avx512bw"))) RED_INLINE marks class_avx512(const unsigned
         .star = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('*')),
         .at = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('@')),
         .slash = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('/')),
-        .digit = _mm512_cmple_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8('0')),
-                                        _mm512_set1_epi8(9)),
+        .digit =
+            _mm512_cmple_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8('0')), _mm512_set1_epi8(9)),
     };
     m.hex = m.digit | _mm512_cmple_epu8_mask(l, _mm512_set1_epi8(5));
     return m;
@@ -174,8 +174,8 @@ static inline bool is_alnum_hi(unsigned char c) /* [A-Za-z0-9\x80-\xff] */
 
 /* Ends of the e-mail expression: an @ between [A-Za-z0-9._%+'\x80-\xff-]
  * and [A-Za-z0-9\x80-\xff]; @ is rare, its neighbours are read directly. */
-static void email_ends(uint64_t at, size_t off, const unsigned char *s, size_t len,
-                       red_mark_fn fn, void *ctx)
+static void email_ends(uint64_t at, size_t off, const unsigned char *s, size_t len, red_mark_fn fn,
+                       void *ctx)
 {
     for (; at != 0; at &= at - 1) {
         size_t i = off + (size_t)__builtin_ctzll(at);
@@ -190,8 +190,8 @@ static void email_ends(uint64_t at, size_t off, const unsigned char *s, size_t l
 /* [^\s<stop>] for the URL's user (stop: :/@'"<>) and password (/@'"<>). */
 static inline bool url_stop(unsigned char c, bool is_user)
 {
-    return is_blank(c) || c == '/' || c == '@' || c == '\'' || c == '"' || c == '<' ||
-           c == '>' || (is_user && c == ':');
+    return is_blank(c) || c == '/' || c == '@' || c == '\'' || c == '"' || c == '<' || c == '>' ||
+           (is_user && c == ':');
 }
 
 /* Ends of the URL credential expression: from each "://" (found from the
@@ -217,8 +217,8 @@ static void url_ends(uint64_t starts, size_t off, const unsigned char *s, size_t
 static inline uint64_t dash_ends(const marks *m, const marks *pm)
 {
     uint64_t d = m->dash, pd = pm->dash, h = m->hex, ph = pm->hex;
-    return d & back(h, ph, 1) & back(h, ph, 2) & back(d, pd, 3) & back(h, ph, 4) &
-           back(h, ph, 5) & back(d, pd, 6) & back(h, ph, 7) & back(h, ph, 8) & back(d, pd, 9);
+    return d & back(h, ph, 1) & back(h, ph, 2) & back(d, pd, 3) & back(h, ph, 4) & back(h, ph, 5) &
+           back(d, pd, 6) & back(h, ph, 7) & back(h, ph, 8) & back(d, pd, 9);
 }
 
 RED_INLINE void marks_loop(const unsigned char *s, size_t len, unsigned want, red_mark_fn fn,
@@ -254,8 +254,8 @@ RED_INLINE void marks_loop(const unsigned char *s, size_t len, unsigned want, re
         if (want & 1u << RED_MARK_EMAIL)
             email_ends(m.at, off, s, len, fn, ctx);
         if (want & 1u << RED_MARK_URL) /* "://" ending at bit i */
-            url_ends(m.slash & back(m.slash, pm.slash, 1) & back(m.colon, pm.colon, 2), off, s,
-                     len, fn, ctx);
+            url_ends(m.slash & back(m.slash, pm.slash, 1) & back(m.colon, pm.colon, 2), off, s, len,
+                     fn, ctx);
         if (m.colon != 0)
             st.last_colon = off + 63 - (size_t)__builtin_clzll(m.colon);
         pm = m;
@@ -263,14 +263,13 @@ RED_INLINE void marks_loop(const unsigned char *s, size_t len, unsigned want, re
 }
 
 __attribute__((target("avx2"))) static void marks_avx2(const unsigned char *s, size_t len,
-                                                        unsigned want, red_mark_fn fn, void *ctx)
+                                                       unsigned want, red_mark_fn fn, void *ctx)
 {
     marks_loop(s, len, want, fn, ctx, class_avx2);
 }
 
-__attribute__((target("avx512bw"))) static void marks_avx512(const unsigned char *s, size_t len,
-                                                             unsigned want, red_mark_fn fn,
-                                                             void *ctx)
+__attribute__((target("avx512bw"))) static void
+marks_avx512(const unsigned char *s, size_t len, unsigned want, red_mark_fn fn, void *ctx)
 {
     marks_loop(s, len, want, fn, ctx, class_avx512);
 }
@@ -366,7 +365,8 @@ void red_date_pick(red_engine *eng)
     for (size_t i = 0; i < eng->nrules && eng->date_rule < 0; i++) {
         const red_rule *r = &eng->rules[i];
         const char *e = r->hs_derived ? r->hs_derived : r->hs_pattern ? r->hs_pattern : r->pattern;
-        if (r->trigger < 0 || r->is_shared || r->is_hs_prefilter || strcmp(e, RED_DATE_TRIGGER) != 0)
+        if (r->trigger < 0 || r->is_shared || r->is_hs_prefilter ||
+            strcmp(e, RED_DATE_TRIGGER) != 0)
             continue;
         size_t left = 0; /* the trigger's database must keep a rule */
         for (size_t k = 0; k < eng->nrules; k++)
@@ -396,8 +396,7 @@ static const struct {
     const char *expr;
     bool is_caseless; /* the C code of the hex ones is caseless: the rule must be too */
 } mark_expr[RED_MARKS] = {
-    [RED_MARK_COLON] = {RED_COLON_TRIGGER, true},
-    [RED_MARK_DASH] = {RED_DASH_TRIGGER, true},
+    [RED_MARK_COLON] = {RED_COLON_TRIGGER, true},    [RED_MARK_DASH] = {RED_DASH_TRIGGER, true},
     [RED_MARK_PGPASS] = {RED_PGPASS_TRIGGER, false}, /* no letters, no anchors, no dot */
     [RED_MARK_EMAIL] = {RED_EMAIL_TRIGGER, false},   /* both cases written out */
     [RED_MARK_URL] = {RED_URL_TRIGGER, false},

@@ -93,9 +93,8 @@ typedef struct masks {
     uint64_t ext, dig, dot;
 } masks;
 
-__attribute__((target("avx2"))) static inline uint32_t class32(const unsigned char *p,
-                                                                 __m256i lo, __m256i hi,
-                                                                 uint32_t *dig, uint32_t *dot)
+__attribute__((target("avx2"))) static inline uint32_t
+class32(const unsigned char *p, __m256i lo, __m256i hi, uint32_t *dig, uint32_t *dot)
 {
     __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
     __m256i nib = _mm256_set1_epi8(0x0f);
@@ -113,11 +112,15 @@ __attribute__((target("avx2"))) static inline uint32_t class32(const unsigned ch
 
 __attribute__((target("avx2"))) static masks class64(const red_trigger *tr, const unsigned char *p)
 {
-    __m256i lo = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)tr->lut_lo));
-    __m256i hi = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)tr->lut_hi));
+    __m256i lo =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)tr->lut_lo));
+    __m256i hi =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)tr->lut_hi));
     uint32_t d0, d1, o0, o1;
     uint32_t e0 = class32(p, lo, hi, &d0, &o0), e1 = class32(p + 32, lo, hi, &d1, &o1);
-    masks m = {.ext = e0 | (uint64_t)e1 << 32, .dig = d0 | (uint64_t)d1 << 32, .dot = o0 | (uint64_t)o1 << 32};
+    masks m = {.ext = e0 | (uint64_t)e1 << 32,
+               .dig = d0 | (uint64_t)d1 << 32,
+               .dot = o0 | (uint64_t)o1 << 32};
     m.dig &= m.ext; /* a digit outside the class starts no run */
     return m;
 }
@@ -148,15 +151,14 @@ static inline uint64_t long_runs(uint64_t ext, unsigned k)
     uint64_t not_ext = ~ext;
     if (not_ext == 0)
         return ~0ull;
-    cover |= (not_ext & -not_ext) - 1;                              /* from byte 0 */
+    cover |= (not_ext & -not_ext) - 1;                                  /* from byte 0 */
     cover |= (~0ull << (63 - (unsigned)__builtin_clzll(not_ext))) << 1; /* to byte 63 */
     return cover;
 }
 
-__attribute__((target("avx2"))) static int runs_avx2(const red_trigger *tr,
-                                                     const unsigned char *s, size_t len,
-                                                     const red_run_min *min, red_run_fn fn,
-                                                     void *ctx)
+__attribute__((target("avx2"))) static int runs_avx2(const red_trigger *tr, const unsigned char *s,
+                                                     size_t len, const red_run_min *min,
+                                                     red_run_fn fn, void *ctx)
 {
     size_t next = 0; /* digits before this offset belong to runs already reported */
     unsigned k = min->len < 16 ? (unsigned)min->len : 16;

@@ -223,7 +223,8 @@ void test_marks(void)
         return;
     }
     for (unsigned k = 0; k < RED_MARKS; k++)
-        CHECK(t_eng->mark_rule[k] >= 0 && strcmp(t_eng->rules[t_eng->mark_rule[k]].id, ids[k]) == 0);
+        CHECK(t_eng->mark_rule[k] >= 0 &&
+              strcmp(t_eng->rules[t_eng->mark_rule[k]].id, ids[k]) == 0);
     static char text[4096];
     static mark_log l;
     unsigned seed = 99, bad = 0;
@@ -239,7 +240,7 @@ void test_marks(void)
                 text[i] = r % 50 == 0   ? '/'
                           : r % 50 == 1 ? ':'
                           : r % 60 == 2 ? '@'
-                          : r % 3 == 0  ? "abc:de" [r / 3 % 6]
+                          : r % 3 == 0  ? "abc:de"[r / 3 % 6]
                                         : abc[r / 3 % (sizeof(abc) - 1)];
             else if (round % 3 == 1) /* "hh:" / "h-" groups: long chains */
                 text[i] = i % 3 == 2 ? (round % 2 ? ':' : '-') : abc[r % 22];
@@ -364,7 +365,8 @@ void test_dates(void)
                 text[i++] = tok[j];
         }
         seed = seed * 1103515245u + 12345u;
-        size_t a = len > 0 ? (seed >> 8) % (len / 4 + 1) : 0, b = len - (len > a ? (seed >> 4) % (len - a) / 4 : 0);
+        size_t a = len > 0 ? (seed >> 8) % (len / 4 + 1) : 0,
+               b = len - (len > a ? (seed >> 4) % (len - a) / 4 : 0);
         x.n = y.n = 0;
         red_date_ends(text, a, b, date_add, &x);
         for (size_t i = 0; i < x.n; i++)
@@ -385,7 +387,8 @@ void test_dates(void)
  * span_class byte; and the rules that rely on it are the expected ones. */
 static bool starts_runs(const char *pattern, const char *span, bool caseless)
 {
-    red_rule r = {.pattern = (char *)(uintptr_t)pattern, .has_span_class = span != NULL,
+    red_rule r = {.pattern = (char *)(uintptr_t)pattern,
+                  .has_span_class = span != NULL,
                   .flags = caseless ? RED_F_CASELESS : 0};
     for (const char *c = span; c != NULL && *c != '\0'; c++)
         r.span_class[(unsigned char)*c] = true;
@@ -397,8 +400,8 @@ void test_starts_runs(void)
     CHECK(starts_runs("(?<![\\d./-])\\d+", "0123456789./-", false));
     CHECK(!starts_runs("(?<![\\d./])\\d+", "0123456789./-", false)); /* '-' may precede */
     CHECK(!starts_runs("(?<![\\d./-])\\d+", NULL, false));           /* no span_class */
-    CHECK(!starts_runs("\\b\\d+", "0123456789", false));              /* no lookbehind */
-    CHECK(!starts_runs("(?<!\\d)\\d+", "0123456789", false));         /* not a class */
+    CHECK(!starts_runs("\\b\\d+", "0123456789", false));             /* no lookbehind */
+    CHECK(!starts_runs("(?<!\\d)\\d+", "0123456789", false));        /* not a class */
     CHECK(starts_runs("(?<![0-9a-f:])[0-9a-f:]+", "0123456789abcdefABCDEF:", true));
     CHECK(!starts_runs("(?<![0-9a-f:])[0-9a-f:]+", "0123456789abcdefABCDEF:", false));
     CHECK(starts_runs("(?<![\\]x])x+", "x]", false)); /* an escaped ] inside */
@@ -426,7 +429,8 @@ static bool same_findings(red_worker *a, red_worker *b, const char *text, size_t
     if (red_scan(b, text, len, &fb, &nb) != 0 || na != nb)
         return false;
     for (size_t i = 0; i < na; i++)
-        if (fa[i].start != fb[i].start || fa[i].end != fb[i].end || strcmp(fa[i].rule, fb[i].rule) != 0)
+        if (fa[i].start != fb[i].start || fa[i].end != fb[i].end ||
+            strcmp(fa[i].rule, fb[i].rule) != 0)
             return false;
     return true;
 }
@@ -468,12 +472,26 @@ void test_portable(void)
         if (fp != NULL)
             fclose(fp);
     }
-    static const char *const bits[] = {"4111 1111 1111 1111", "fe80::1", "2001:db8:0:0:1:0:0:1",
-                                       "00-1A-2B-3C-4D-5E", "db:5432:app:user:pw9x!",
-                                       "https://u:p4ss@h.io/x", "a.b@example.org",
-                                       "1990-07-14", "14.07.1990", "10.0.0.1", " ", "\n", ":",
-                                       "-", "@", "://", "x", "DE89 3704 0044 0532 0130 00",
-                                       "+49 30 1234567", "password: hunter22x"};
+    static const char *const bits[] = {"4111 1111 1111 1111",
+                                       "fe80::1",
+                                       "2001:db8:0:0:1:0:0:1",
+                                       "00-1A-2B-3C-4D-5E",
+                                       "db:5432:app:user:pw9x!",
+                                       "https://u:p4ss@h.io/x",
+                                       "a.b@example.org",
+                                       "1990-07-14",
+                                       "14.07.1990",
+                                       "10.0.0.1",
+                                       " ",
+                                       "\n",
+                                       ":",
+                                       "-",
+                                       "@",
+                                       "://",
+                                       "x",
+                                       "DE89 3704 0044 0532 0130 00",
+                                       "+49 30 1234567",
+                                       "password: hunter22x"};
     static char text[8192];
     unsigned seed = 31337;
     for (int round = 0; round < 300; round++) {
