@@ -111,6 +111,7 @@ static const char *endpoint_name(enum gw_endpoint ep)
     case GW_EP_MODELS: return "models";
     case GW_EP_HEALTH: return "healthz";
     case GW_EP_READY: return "readyz";
+    case GW_EP_METRICS: return "metrics";
     default: return "unknown";
     }
 }
@@ -119,6 +120,7 @@ void gw_audit_record(gw_req *r)
 {
     uint64_t now = cm_now_us();
     uint64_t total = now - r->t_start_us;
+    gw_metrics_record(r, total);
     char ts[40];
     struct timespec tv;
     struct tm tm;

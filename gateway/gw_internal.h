@@ -86,7 +86,8 @@ enum gw_endpoint {
     GW_EP_EMBEDDINGS,
     GW_EP_MODELS,
     GW_EP_HEALTH,
-    GW_EP_READY
+    GW_EP_READY,
+    GW_EP_METRICS
 };
 
 enum gw_phase {
@@ -173,6 +174,9 @@ enum MHD_Result gw_reply_error(gw_req *r, unsigned status, const char *type, con
 /* copy false: body is malloc'd and handed over (wiped and freed after sending). */
 enum MHD_Result gw_reply_json(gw_req *r, unsigned status, const char *body, size_t len,
                               bool copy);
+/* The same with another Content-Type. */
+enum MHD_Result gw_reply_body(gw_req *r, unsigned status, const char *type, const char *body,
+                              size_t len, bool copy);
 /* 401 with WWW-Authenticate; the same text whatever check failed. */
 enum MHD_Result gw_reply_unauthorized(gw_req *r);
 /* 403 for an authenticated caller; why is a pol_check reason. */
@@ -221,6 +225,9 @@ int gw_audit_open(const char *path) CM_MUST_CHECK;
 /* Queue one line (no newline); ownership of line passes to the writer. */
 void gw_audit_write(char *line);
 void gw_audit_record(gw_req *r);
+/* gw_metrics.c: count a finished request (from the audit record); GET /metrics */
+void gw_metrics_record(const gw_req *r, uint64_t latency_us);
+enum MHD_Result gw_metrics_reply(gw_req *r);
 void gw_audit_close(void);
 
 /* ---- TLS (gw_tls.c) ----------------------------------------------------------- */
@@ -235,6 +242,7 @@ int gw_server_start(const gw_config *c, gw_loop *l, unsigned port, long long max
                     bool reuse_port, struct MHD_Daemon **out) CM_MUST_CHECK;
 unsigned gw_server_port(struct MHD_Daemon *d);
 int gw_server_inflight(void);
+int gw_server_connections(void);
 bool gw_server_draining(void);
 void gw_server_set_draining(void);
 

@@ -13,6 +13,12 @@ void gw_reply_common_headers(gw_req *r, struct MHD_Response *resp)
 
 enum MHD_Result gw_reply_json(gw_req *r, unsigned status, const char *body, size_t len, bool copy)
 {
+    return gw_reply_body(r, status, "application/json", body, len, copy);
+}
+
+enum MHD_Result gw_reply_body(gw_req *r, unsigned status, const char *type, const char *body,
+                              size_t len, bool copy)
+{
     /* a body handed over (copy false) is malloc'd; it may hold restored personal data,
      * so it is wiped when MHD is done with it */
     struct MHD_Response *resp =
@@ -22,7 +28,7 @@ enum MHD_Result gw_reply_json(gw_req *r, unsigned status, const char *body, size
                                                                   cm_wipe_free);
     if (resp == NULL)
         return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Content-Type", type);
     gw_reply_common_headers(r, resp);
     r->status = (int)status;
     r->bytes_out += len;

@@ -26,6 +26,11 @@ int gw_server_inflight(void)
     return atomic_load(&inflight);
 }
 
+int gw_server_connections(void)
+{
+    return atomic_load(&open_conns);
+}
+
 bool gw_server_draining(void)
 {
     return atomic_load(&draining);
@@ -146,6 +151,7 @@ static enum gw_endpoint classify(const char *path, const char **want_method)
         {"/v1/models", GW_EP_MODELS, "GET"},
         {"/healthz", GW_EP_HEALTH, "GET"},
         {"/readyz", GW_EP_READY, "GET"},
+        {"/metrics", GW_EP_METRICS, "GET"},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (strcmp(path, routes[i].path) == 0) {
@@ -204,13 +210,14 @@ static enum MHD_Result first_call(gw_req *r, const char *method)
     if (r->ep == GW_EP_UNKNOWN)
         return gw_reply_error(r, 404, "invalid_request_error", "unknown_url", NULL,
                               "Unknown endpoint. Supported: POST /v1/chat/completions, POST "
-                              "/v1/embeddings, GET /v1/models, GET /healthz, GET /readyz.");
+                              "/v1/embeddings, GET /v1/models, GET /healthz, GET /readyz, GET /metrics.");
     if (strcmp(method, want) != 0 && !(strcmp(want, "GET") == 0 && strcmp(method, "HEAD") == 0)) {
         char msg[128];
         snprintf(msg, sizeof(msg), "This endpoint accepts %s only.", want);
         return gw_reply_error(r, 405, "invalid_request_error", "method_not_allowed", NULL, msg);
     }
-    if (r->ep != GW_EP_HEALTH && r->ep != GW_EP_READY && authenticate(r) != 0)
+    if (r->ep != GW_EP_HEALTH && r->ep != GW_EP_READY && r->ep != GW_EP_METRICS &&
+        authenticate(r) != 0)
         return gw_reply_unauthorized(r);
     switch (r->ep) {
     case GW_EP_HEALTH:
@@ -222,6 +229,8 @@ static enum MHD_Result first_call(gw_req *r, const char *method)
         return gw_reply_json(r, 200, "{\"status\":\"ready\"}", 18, true);
     case GW_EP_MODELS:
         return gw_models_reply(r);
+    case GW_EP_METRICS:
+        return gw_metrics_reply(r);
     default:
         break;
     }

@@ -3,6 +3,7 @@ envelope, limits, audit lines, reload, drain, client aborts, and 2,000
 concurrent streams, against the mock provider."""
 import http.client
 import json
+import re
 import os
 import selectors
 import signal
@@ -378,6 +379,39 @@ def test_idle_cpu(gw, mock):
     check(used < 0.15, "idle after a burst: %.2f s CPU in 3 s" % used)
 
 
+def test_metrics(gw):
+    """GET /metrics: Prometheus text; the request counters are the audit lines
+    counted by endpoint and status, the histograms agree with them"""
+    print("metrics: Prometheus text that agrees with the audit log")
+    lines = gw.audit_lines(settle=0.5)
+    st, h, body, j = gw.request("GET", "/metrics")
+    check(st == 200 and h.get("content-type", "").startswith("text/plain; version=0.0.4"),
+          "metrics served as Prometheus text")
+    text = body.decode() if isinstance(body, bytes) else body
+    got, counts = {}, {}
+    for l in text.splitlines():
+        m = re.match(r'gateway_requests_total\{endpoint="([^"]+)",code="(\d+)"\} (\d+)$', l)
+        if m:
+            got[(m.group(1), int(m.group(2)))] = int(m.group(3))
+        m = re.match(r'gateway_request_duration_seconds_count\{endpoint="([^"]+)"\} (\d+)$', l)
+        if m:
+            counts[m.group(1)] = int(m.group(2))
+    want = {}
+    for a in lines:
+        k = (a.get("endpoint"), a.get("status"))
+        want[k] = want.get(k, 0) + 1
+    check(got == want, "request counters equal the audit lines (%d kinds)" % len(want))
+    per_ep = {}
+    for (ep, _), n in want.items():
+        per_ep[ep] = per_ep.get(ep, 0) + n
+    check(counts == per_ep, "histogram counts equal the requests per endpoint")
+    check(re.search(r"^gateway_requests_in_flight [1-9]", text, re.M) is not None,
+          "in-flight gauge counts the scrape itself")
+    check("gateway_client_connections" in text and "gateway_failovers_total" in text,
+          "gauges and failover counter present")
+    check("mock-gpt" not in text and MOCK_KEY not in text, "no model or key in the metrics")
+
+
 def test_reload_and_drain(mock):
     print("SIGHUP reload, bad reload refused, SIGTERM drain")
     cfg = base_config(mock.port)
@@ -498,6 +532,7 @@ def main():
         test_audit(gw, mock)
         test_client_abort(gw, mock)
         test_idle_cpu(gw, mock)
+        test_metrics(gw)
         test_concurrent_streams(gw, mock, int(os.environ.get("GW_STREAMS", "2000")))
     finally:
         gw.stop()
