@@ -287,8 +287,10 @@ void red_marks_ends(const char *text, size_t len, unsigned want, red_mark_fn fn,
 void red_date_pick(red_engine *eng);
 typedef void (*red_date_fn)(void *ctx, size_t end);
 void red_date_ends(const char *text, size_t a, size_t b, red_date_fn fn, void *ctx);
-/* red_scan.c: a trigger end of rule id at `to` */
+/* red_scan.c: a trigger end of rule id at `to`; _chain: for rule and every
+ * rule sharing its expression (same_next), the rule may be -1 */
 void red_hit_add(red_worker *w, unsigned id, size_t to);
+void red_hit_add_chain(red_worker *w, int rule, size_t to);
 /* red_scan.c: does r's pattern start matches only at runs of its span_class? */
 bool red_starts_runs(const red_rule *r);
 /* red_scan.c: candidates of one rule only (before merging), for examples. */

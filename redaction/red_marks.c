@@ -379,8 +379,7 @@ void red_date_pick(red_engine *eng)
 static void on_mark(void *ctx, unsigned kind, size_t end)
 {
     red_worker *w = ctx;
-    for (int r = w->eng->mark_rule[kind]; r >= 0; r = w->eng->rules[r].same_next)
-        red_hit_add(w, (unsigned)r, end);
+    red_hit_add_chain(w, w->eng->mark_rule[kind], end);
 }
 
 void red_marks_scan(red_worker *w)

@@ -226,8 +226,7 @@ void red_dots_ends(const char *text, size_t a, size_t b, void (*fn)(void *ctx, s
 static void on_dots(void *ctx, size_t end)
 {
     red_worker *w = ctx;
-    for (int r = w->eng->dots_rule; r >= 0; r = w->eng->rules[r].same_next)
-        red_hit_add(w, (unsigned)r, end);
+    red_hit_add_chain(w, w->eng->dots_rule, end);
 }
 
 /* One run of extend bytes around digits (red_runs): the ends of
@@ -280,16 +279,14 @@ static int on_sub(unsigned id, unsigned long long from, unsigned long long to, u
     (void)from;
     (void)flags;
     red_worker *w = ctx;
-    for (int r = (int)id; r >= 0; r = w->eng->rules[r].same_next)
-        red_hit_add(w, (unsigned)r, w->sub_base + (size_t)to);
+    red_hit_add_chain(w, (int)id, w->sub_base + (size_t)to);
     return 0;
 }
 
 static void on_date(void *ctx, size_t end)
 {
     red_worker *w = ctx;
-    for (int r = w->eng->date_rule; r >= 0; r = w->eng->rules[r].same_next)
-        red_hit_add(w, (unsigned)r, end);
+    red_hit_add_chain(w, w->eng->date_rule, end);
 }
 
 /* Each region with the trigger's margin and one more byte on each side, so

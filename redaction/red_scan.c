@@ -48,14 +48,18 @@ void red_hit_add(red_worker *w, unsigned id, size_t to)
     w->last_hit[id] = (uint32_t)w->nhits;
 }
 
+void red_hit_add_chain(red_worker *w, int rule, size_t to)
+{
+    for (int r = rule; r >= 0; r = w->eng->rules[r].same_next)
+        red_hit_add(w, (unsigned)r, to);
+}
+
 static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
                     void *ctx)
 {
     (void)from;
     (void)flags;
-    red_worker *w = ctx;
-    for (int r = (int)id; r >= 0; r = w->eng->rules[r].same_next)
-        red_hit_add(w, (unsigned)r, (size_t)to);
+    red_hit_add_chain(ctx, (int)id, (size_t)to);
     return 0;
 }
 
