@@ -39,6 +39,12 @@ enum { RED_MARK_COLON, RED_MARK_DASH, RED_MARK_PGPASS, RED_MARK_EMAIL, RED_MARK_
 
 enum { RED_F_CASELESS = 1u, RED_F_DOTALL = 2u, RED_F_MULTILINE = 4u };
 
+/* An ASCII digit (a char above 0x7f is none, signed or not). */
+static inline bool red_is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
 /* A validator's verdict. WEAK: keep only when a context word is near. */
 typedef enum red_verdict { RED_V_NO = 0, RED_V_YES, RED_V_WEAK } red_verdict;
 

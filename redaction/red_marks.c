@@ -285,11 +285,6 @@ void red_marks_ends(const char *text, size_t len, unsigned want, red_mark_fn fn,
 
 /* ---- dates: RED_DATE_TRIGGER on a region, instead of the sub-database ---- */
 
-static inline bool is_digit(unsigned char c)
-{
-    return c >= '0' && c <= '9';
-}
-
 static inline bool is_sep(unsigned char c)
 {
     return c == '.' || c == '/' || c == '-';
@@ -297,8 +292,8 @@ static inline bool is_sep(unsigned char c)
 
 static inline bool is_year(const unsigned char *p) /* (?:19|20)\d\d */
 {
-    return ((p[0] == '1' && p[1] == '9') || (p[0] == '2' && p[1] == '0')) && is_digit(p[2]) &&
-           is_digit(p[3]);
+    return ((p[0] == '1' && p[1] == '9') || (p[0] == '2' && p[1] == '0')) && red_is_digit(p[2]) &&
+           red_is_digit(p[3]);
 }
 
 /* Ends waiting for their turn: an end of the second form (separator + 5)
@@ -347,10 +342,10 @@ void red_date_ends(const char *text, size_t a, size_t b, red_date_fn fn, void *c
         if (!is_sep(s[i]))
             continue;
         size_t gap = prev == SIZE_MAX ? 0 : i - prev;
-        if ((gap == 2 || gap == 3) && is_digit(s[prev + 1]) && is_digit(s[i - 1])) {
-            if (prev >= a + 4 && is_year(s + prev - 4) && i + 2 <= b && is_digit(s[i + 1]))
+        if ((gap == 2 || gap == 3) && red_is_digit(s[prev + 1]) && red_is_digit(s[i - 1])) {
+            if (prev >= a + 4 && is_year(s + prev - 4) && i + 2 <= b && red_is_digit(s[i + 1]))
                 date_push(&q, i + 2);
-            if (prev >= a + 1 && is_digit(s[prev - 1]) && i + 5 <= b && is_year(s + i + 1))
+            if (prev >= a + 1 && red_is_digit(s[prev - 1]) && i + 5 <= b && is_year(s + i + 1))
                 date_push(&q, i + 5);
         }
         prev = i;

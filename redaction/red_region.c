@@ -140,11 +140,6 @@ static inline bool is_upper(unsigned char c)
     return c >= 'A' && c <= 'Z';
 }
 
-static inline bool is_digit(unsigned char c)
-{
-    return c >= '0' && c <= '9';
-}
-
 /* The first end of RED_DIGITS_TRIGGER inside s[a, b) (a run of extend bytes,
  * s[b] none), or 0: six digits with 0-3 of [ ./()-] between neighbours, or
  * \b, two capitals, two digits, an optional [ -] and four of [A-Z0-9]. */
@@ -153,7 +148,7 @@ static size_t digits_end(const unsigned char *s, size_t a, size_t b)
     unsigned chain = 0, gap = 0;
     for (size_t i = a; i < b; i++) {
         unsigned char c = s[i];
-        if (is_digit(c)) {
+        if (red_is_digit(c)) {
             chain = chain > 0 && gap <= 3 ? chain + 1 : 1;
             gap = 0;
             if (chain >= 6)
@@ -163,10 +158,10 @@ static size_t digits_end(const unsigned char *s, size_t a, size_t b)
         } else {
             chain = 0;
         }
-        if (i + 8 <= b && is_upper(c) && is_upper(s[i + 1]) && is_digit(s[i + 2]) &&
-            is_digit(s[i + 3]) && (i == 0 || !is_word(s[i - 1]))) {
+        if (i + 8 <= b && is_upper(c) && is_upper(s[i + 1]) && red_is_digit(s[i + 2]) &&
+            red_is_digit(s[i + 3]) && (i == 0 || !is_word(s[i - 1]))) {
             size_t k = i + 4 + (s[i + 4] == ' ' || s[i + 4] == '-'), n = 0;
-            while (n < 4 && k + n < b && (is_upper(s[k + n]) || is_digit(s[k + n])))
+            while (n < 4 && k + n < b && (is_upper(s[k + n]) || red_is_digit(s[k + n])))
                 n++;
             if (n == 4)
                 return k + 4;
@@ -208,7 +203,7 @@ void red_dots_ends(const char *text, size_t a, size_t b, void (*fn)(void *ctx, s
     bool is_after_dot = false;
     for (size_t i = a; i < b; i++) {
         unsigned char c = s[i];
-        if (is_digit(c)) {
+        if (red_is_digit(c)) {
             if (is_after_dot) {
                 if (dots >= 2)
                     fn(ctx, i + 1);

@@ -11,11 +11,6 @@
 #include <immintrin.h>
 #include <string.h>
 
-static inline bool is_digit(unsigned char c)
-{
-    return c >= '0' && c <= '9';
-}
-
 /* Offset of the first ASCII digit at or after i, or len (SSE2). */
 static size_t next_digit(const unsigned char *s, size_t i, size_t len)
 {
@@ -26,7 +21,7 @@ static size_t next_digit(const unsigned char *s, size_t i, size_t len)
         if (m != 0)
             return i + (size_t)__builtin_ctz(m);
     }
-    while (i < len && !is_digit(s[i]))
+    while (i < len && !red_is_digit(s[i]))
         i++;
     return i;
 }
@@ -51,7 +46,7 @@ static int runs_bytes(const red_trigger *tr, const unsigned char *s, size_t len,
             b++;
         unsigned nd = 0, ndots = 0;
         for (size_t k = a; k < b; k++) {
-            nd += is_digit(s[k]);
+            nd += red_is_digit(s[k]);
             ndots += s[k] == '.';
         }
         if (b - a >= min->len && nd >= min->digits) {
@@ -204,7 +199,7 @@ __attribute__((target("avx2"))) static int runs_avx2(const red_trigger *tr, cons
                 ndots += (unsigned)__builtin_popcountll(m.dot & span(from, 64));
                 b = off + 64;
                 while (b < len && tr->extend[s[b]]) {
-                    nd += is_digit(s[b]);
+                    nd += red_is_digit(s[b]);
                     ndots += s[b] == '.';
                     b++;
                 }

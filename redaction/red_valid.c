@@ -6,11 +6,6 @@
  * red_valid_secret.c; token formats: red_valid_token.c. */
 #include "redaction/red_valid.h"
 
-static inline bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
 static inline bool is_alnum_c(char c)
 {
     return isalnum((unsigned char)c) != 0;
@@ -20,7 +15,7 @@ size_t red_digits_of(const char *s, size_t n, char *d, size_t cap)
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (is_digit(s[i])) {
+        if (red_is_digit(s[i])) {
             if (k == cap)
                 return cap + 1;
             d[k++] = s[i];
@@ -89,11 +84,11 @@ static bool is_in_iban(const red_vctx *v)
         if (p < 4)
             return false;
         const char *q = t + p - 4;
-        if (isupper((unsigned char)q[0]) && isupper((unsigned char)q[1]) && is_digit(q[2]) &&
-            is_digit(q[3]))
+        if (isupper((unsigned char)q[0]) && isupper((unsigned char)q[1]) && red_is_digit(q[2]) &&
+            red_is_digit(q[3]))
             return p == 4 || !is_alnum_c(q[-1]);
         for (int k = 0; k < 4; k++)
-            if (!is_digit(q[k]) && !isupper((unsigned char)q[k]))
+            if (!red_is_digit(q[k]) && !isupper((unsigned char)q[k]))
                 return false;
         if (p == 4 || (q[-1] != ' ' && q[-1] != '-'))
             return false;
@@ -153,7 +148,7 @@ bool red_iban_ok(const char *s, size_t n, size_t *used)
     if (n < 4)
         return false;
     unsigned want = iban_len(s[0], s[1]);
-    if (want == 0 || !is_digit(s[2]) || !is_digit(s[3]))
+    if (want == 0 || !red_is_digit(s[2]) || !red_is_digit(s[3]))
         return false;
     char c[40];
     size_t k = 0, i = 0;
@@ -171,7 +166,7 @@ bool red_iban_ok(const char *s, size_t n, size_t *used)
     unsigned rem = 0;
     for (size_t j = 0; j < want; j++) {
         char ch = c[(j + 4) % want];
-        if (is_digit(ch))
+        if (red_is_digit(ch))
             rem = (rem * 10 + (unsigned)(ch - '0')) % 97;
         else if (ch >= 'A' && ch <= 'Z')
             rem = (rem * 100 + (unsigned)(ch - 'A' + 10)) % 97;
@@ -204,7 +199,7 @@ static red_verdict v_ssn(red_vctx *v)
     if (red_digits_of(s, n, d, 9) != 9)
         return RED_V_NO;
     for (size_t i = 0; i < n; i++)
-        if (!is_digit(s[i])) {
+        if (!red_is_digit(s[i])) {
             if (sep != 0 && s[i] != sep)
                 return RED_V_NO;
             sep = s[i];

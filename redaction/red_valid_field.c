@@ -4,11 +4,6 @@
  * where no context word is near. */
 #include "redaction/red_valid.h"
 
-static inline bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
 static bool dm_ok(unsigned d, unsigned m)
 {
     static const unsigned char mdays[13] = {0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -25,7 +20,7 @@ red_verdict red_v_date(red_vctx *v)
     size_t k = 0;
     bool has_alpha = false;
     for (size_t i = 0; i < n; i++) {
-        if (is_digit(s[i])) {
+        if (red_is_digit(s[i])) {
             if (k < 3) {
                 num[k] = num[k] * 10 + (unsigned)(s[i] - '0');
                 len[k]++;

@@ -4,19 +4,14 @@
 
 #include <arpa/inet.h>
 
-static inline bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
 /* Four octets 0-255 without leading zeros, not part of a longer dotted run. */
 red_verdict red_v_ipv4(red_vctx *v)
 {
     const char *t = v->text;
     size_t s = v->start, e = v->end;
-    if (s >= 2 && t[s - 1] == '.' && is_digit(t[s - 2]))
+    if (s >= 2 && t[s - 1] == '.' && red_is_digit(t[s - 2]))
         return RED_V_NO;
-    if (e + 1 < v->len && t[e] == '.' && is_digit(t[e + 1]))
+    if (e + 1 < v->len && t[e] == '.' && red_is_digit(t[e + 1]))
         return RED_V_NO;
     unsigned octets = 0, small = 0;
     bool is_same = true;
@@ -24,7 +19,7 @@ red_verdict red_v_ipv4(red_vctx *v)
     while (i < e) {
         size_t j = i;
         unsigned val = 0;
-        while (j < e && is_digit(t[j]))
+        while (j < e && red_is_digit(t[j]))
             val = val * 10 + (unsigned)(t[j++] - '0');
         size_t nd = j - i;
         if (nd == 0 || nd > 3 || val > 255 || (nd > 1 && t[i] == '0'))

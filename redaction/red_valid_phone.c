@@ -3,11 +3,6 @@
  * word near, or a column or key that names a phone). */
 #include "redaction/red_valid.h"
 
-static inline bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
 typedef struct cc_plan {
     unsigned short cc;
     unsigned char min, max; /* national significant number length */
@@ -65,7 +60,7 @@ static bool looks_like_date(const char *s, size_t n)
     size_t g[4] = {0}, ng = 0;
     char seps[3] = {0};
     for (size_t i = 0; i < n && ng < 4; i++) {
-        if (is_digit(s[i])) {
+        if (red_is_digit(s[i])) {
             g[ng]++;
         } else if (g[ng] > 0) {
             if (ng < 3)
@@ -94,7 +89,7 @@ static bool is_code_tail(const red_vctx *v)
     bool has_alpha = false, has_digit = false;
     for (size_t k = b; k < e; k++) {
         has_alpha |= isalpha((unsigned char)t[k]) != 0;
-        has_digit |= is_digit(t[k]);
+        has_digit |= red_is_digit(t[k]);
     }
     return has_alpha && has_digit;
 }
@@ -116,7 +111,7 @@ red_verdict red_v_phone(red_vctx *v)
         return RED_V_NO;
     size_t seps = 0;
     for (size_t i = 0; i < n; i++)
-        seps += !is_digit(s[i]) && s[i] != '+';
+        seps += !red_is_digit(s[i]) && s[i] != '+';
     bool is_intl = s[0] == '+' || (nd > 2 && d[0] == '0' && d[1] == '0' && s[0] == '0');
     if (is_intl) {
         const char *p = d;
